@@ -1,0 +1,64 @@
+// CPU implementation of ead::sample: checks, output allocation and run-time
+// choice of the kernel compiled for the best capability of this CPU.
+#include <string>
+
+#include <ATen/Version.h>
+#include <torch/library.h>
+
+#include "../op_checks.h"
+#include "sample_kernel.h"
+
+namespace ead::cpu {
+namespace {
+
+using SampleFn = void (*)(const SampleArgs&);
+
+// at::get_cpu_capability() honours ATEN_CPU_CAPABILITY, like ATen's own kernels.
+SampleFn pick_kernel() {
+  static const SampleFn fn = [] {
+    const std::string cap = at::get_cpu_capability();
+#if defined(__x86_64__)
+    if (cap == "AVX512") return &AVX512::sample_rows;
+    if (cap == "AVX2" || cap == "AVX512") return &AVX2::sample_rows;
+#endif
+    return &DEFAULT::sample_rows;
+  }();
+  return fn;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sample_cpu(
+    const at::Tensor& logits, const std::optional<at::Tensor>& temperature,
+    const std::optional<at::Tensor>& positions, const at::Tensor& seeds, const at::Tensor& offsets,
+    double tau_max, double tau_min, double decay, int64_t cutoff, double token_scale,
+    bool return_target_logprobs, bool return_entropy) {
+  const ScheduleParams schedule{tau_max, tau_min, decay, cutoff, token_scale};
+  check_sample_inputs(logits, temperature, positions, seeds, offsets, schedule);
+  auto [tokens, logprobs, target, entropy] =
+      allocate_outputs(logits, return_target_logprobs, return_entropy);
+  if (logits.size(0) == 0) return {tokens, logprobs, target, entropy};
+
+  SampleArgs args{};
+  args.logits = logits.data_ptr();
+  args.dtype = logits.scalar_type();
+  args.batch = logits.size(0);
+  args.vocab = logits.size(1);
+  args.row_stride = logits.stride(0);
+  args.temperature = temperature.has_value() ? temperature->data_ptr<float>() : nullptr;
+  args.positions = positions.has_value() ? positions->data_ptr<int64_t>() : nullptr;
+  args.schedule = schedule;
+  args.seeds = seeds.data_ptr<int64_t>();
+  args.offsets = offsets.data_ptr<int64_t>();
+  args.want_target = return_target_logprobs;
+  args.tokens = tokens.data_ptr<int64_t>();
+  args.logprobs = logprobs.data_ptr<float>();
+  args.target_logprobs = return_target_logprobs ? target.data_ptr<float>() : nullptr;
+  args.entropy = return_entropy ? entropy.data_ptr<float>() : nullptr;
+  pick_kernel()(args);
+  return {tokens, logprobs, target, entropy};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(ead, CPU, m) { m.impl("sample", &sample_cpu); }
+
+}  // namespace ead::cpu

@@ -1,0 +1,245 @@
+// The CPU sampling kernel, written once with at::vec and compiled once per CPU
+// capability: each sample_kernel_<cap>.cpp defines CPU_CAPABILITY and includes
+// this file (the pattern of ATen's native/cpu kernels).
+//
+// Work split: the batch is cut into (row, chunk) items of kChunk entries, run by
+// at::parallel_for, so a single row still spreads over every core. Each item
+// reads its logits from memory once: pass A converts the chunk to fp32 into an
+// L1-resident buffer and takes its max; pass B, over the buffer, accumulates the
+// softmax sums and draws the Gumbel noise for the entries that can still win
+// (see sampling_math.h). Chunk states are merged per row in vocabulary order,
+// so results do not depend on the thread count.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/functional.h>
+#include <ATen/cpu/vec/vec.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include "ead/philox.h"
+#include "ead/sampling_math.h"
+#include "ead/schedule.h"
+#include "sample_kernel.h"
+
+namespace ead::cpu {
+namespace CPU_CAPABILITY {
+
+using Vec = at::vec::Vectorized<float>;
+constexpr int kW = Vec::size();
+static_assert(kChunk % kW == 0 && kW % 4 == 0, "chunks must hold whole vectors and Philox groups");
+
+// Pass A: logits[0, n) -> buf[0, round_up(n, kW)) as fp32, padded with -inf;
+// returns the max (NaN if any entry is NaN).
+template <typename scalar_t>
+float load_chunk(const scalar_t* x, int64_t n, float* buf) {
+  Vec vmax(-INFINITY);
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) {
+    Vec v;
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      v = Vec::loadu(x + i);
+    } else {
+      at::vec::load_to_float(x + i, v);
+    }
+    v.store(buf + i);
+    vmax = at::vec::maximum(vmax, v);  // IEEE maximum: propagates NaN
+  }
+  if (i < n) {
+    for (int64_t j = i; j < i + kW; ++j) {
+      buf[j] = j < n ? static_cast<float>(x[j]) : -INFINITY;
+    }
+    vmax = at::vec::maximum(vmax, Vec::loadu(buf + i));
+  }
+  float lanes[kW];
+  vmax.store(lanes);
+  float m = -INFINITY;
+  for (int l = 0; l < kW; ++l) {
+    if (lanes[l] != lanes[l]) return NAN;
+    m = std::max(m, lanes[l]);
+  }
+  return m;
+}
+
+inline float hsum(const Vec& v) {
+  float lanes[kW];
+  v.store(lanes);
+  float s = 0.0f;
+  for (int l = 0; l < kW; ++l) s += lanes[l];
+  return s;
+}
+
+// Gumbel noise (log2 units) of entries [first, first + kW) of the row's stream.
+inline Vec noise_vector(uint64_t seed, uint64_t offset, int64_t first) {
+  float u[kW];
+  for (int l = 0; l < kW; l += 4) {
+    const Philox4x32Out w = noise_words(seed, offset, static_cast<uint32_t>((first + l) >> 2));
+    for (int j = 0; j < 4; ++j) u[l + j] = uniform_from_bits(w.x[j]);
+  }
+  const Vec e = Vec::loadu(u).log2().neg();  // -log2(u) > 0
+  return e.log2().neg();
+}
+
+// Pass B over one converted chunk. `floor_score` is a score the row's winner is
+// already known to reach (from chunks this thread swept before); entries that
+// cannot beat it skip the noise.
+template <bool kGreedy, bool kTarget>
+RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, float s,
+                     uint64_t seed, uint64_t offset, float floor_score) {
+  RowState st = empty_state();
+  if (max_x == -INFINITY) return st;  // fully masked chunk: no mass, no candidate
+  st.m = max_x * s;                   // == max_i fl(x_i * s): rounding is monotone
+  st.m1 = max_x * kLog2e;
+  if (!(st.m < INFINITY)) return st;  // NaN / +inf / overflow: the row is flagged later
+
+  const Vec vs(s), vm(st.m), vm1(st.m1), vlog2e(kLog2e);
+  const Vec vlowest(std::numeric_limits<float>::lowest());
+  const Vec vnoise_max(kNoiseMax);
+  const Vec vthr(std::max(st.m + kNoiseMin, floor_score));
+  const Vec iota = Vec::arange(0.0f, 1.0f);
+  Vec vS(0.0f), vT(0.0f), vS1(0.0f);
+  Vec vbest(-INFINITY), vbidx(-1.0f);  // chunk-local indices < 4096: exact in fp32
+  constexpr int kAllZero = (1 << kW) - 1;
+
+  const int64_t padded = (n + kW - 1) / kW * kW;
+  for (int64_t i = 0; i < padded; i += kW) {
+    const Vec xv = Vec::loadu(buf + i);
+    const Vec y = xv * vs;
+    const Vec a = y - vm;
+    const Vec w = a.exp2();
+    vS = vS + w;
+    vT = at::vec::fmadd(w, at::vec::maximum(a, vlowest), vT);  // masked: 0 * lowest = 0
+    if constexpr (kTarget) vS1 = vS1 + (xv * vlog2e - vm1).exp2();
+
+    Vec score;
+    if constexpr (kGreedy) {
+      score = xv;
+    } else {
+      if ((y + vnoise_max >= vthr).zero_mask() == kAllZero) continue;  // nobody here can win
+      score = y + noise_vector(seed, offset, begin + i);
+    }
+    const Vec better = score > vbest;  // strict: the earlier entry keeps a tie
+    vbest = Vec::blendv(vbest, score, better);
+    vbidx = Vec::blendv(vbidx, iota + Vec(static_cast<float>(i)), better);
+  }
+
+  st.S = hsum(vS);
+  st.T = hsum(vT);
+  st.S1 = kTarget ? hsum(vS1) : 0.0f;
+  float best[kW], bidx[kW];
+  vbest.store(best);
+  vbidx.store(bidx);
+  for (int l = 0; l < kW; ++l) {
+    if (bidx[l] < 0.0f) continue;
+    const int64_t idx = static_cast<int64_t>(bidx[l]);
+    if (best[l] > st.best || (best[l] == st.best && begin + idx < st.best_idx)) {
+      st.best = best[l];
+      st.best_idx = begin + idx;
+      st.best_x = buf[idx];
+    }
+  }
+  return st;
+}
+
+// Per-row set-up: temperature (given, or from position + schedule), scale, mode.
+struct RowSetup {
+  float s;
+  bool greedy;
+  bool target;  // accumulate the tau = 1 sums separately
+  bool bad;
+};
+
+inline RowSetup setup_row(const SampleArgs& a, int64_t r) {
+  float tau;
+  bool bad = false;
+  if (a.positions != nullptr) {
+    bad = a.positions[r] < 0;
+    tau = bad ? 1.0f : schedule_temperature(a.positions[r], a.schedule);
+  } else {
+    tau = a.temperature[r];
+  }
+  if (!(tau >= 0.0f && tau < INFINITY)) {  // negative, NaN or inf
+    bad = true;
+    tau = 1.0f;
+  }
+  const float s = inverse_scale(tau);
+  if (!(s < INFINITY)) bad = true;  // tau so small that 1/tau overflows
+  return RowSetup{s, tau == 0.0f, a.want_target && s != kLog2e, bad};
+}
+
+template <typename scalar_t>
+void sample_rows_typed(const SampleArgs& a) {
+  const auto* logits = static_cast<const scalar_t*>(a.logits);
+  const int64_t n_chunks = (a.vocab + kChunk - 1) / kChunk;
+  const int64_t n_items = a.batch * n_chunks;
+  std::vector<RowSetup> rows(a.batch);
+  for (int64_t r = 0; r < a.batch; ++r) rows[r] = setup_row(a, r);
+  std::vector<RowState> states(n_items);
+
+  at::parallel_for(0, n_items, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> buf(kChunk);
+    RowState carried = empty_state();  // this thread's earlier chunks of the same row
+    for (int64_t item = lo; item < hi; ++item) {
+      const int64_t r = item / n_chunks;
+      const int64_t c = item % n_chunks;
+      if (c == 0 || item == lo) carried = empty_state();
+      const RowSetup& row = rows[r];
+      if (row.bad) {
+        states[item] = empty_state();
+        continue;
+      }
+      const int64_t begin = c * kChunk;
+      const int64_t n = std::min(kChunk, a.vocab - begin);
+      const float max_x = load_chunk(logits + r * a.row_stride + begin, n, buf.data());
+      // The winner reaches at least the best score seen so far and the noisy
+      // score of the largest entry seen so far (>= its y + kNoiseMin).
+      const float floor_score =
+          carried.m < INFINITY ? std::max(carried.best, carried.m + kNoiseMin) : -INFINITY;
+      const uint64_t seed = static_cast<uint64_t>(a.seeds[r]);
+      const uint64_t offset = static_cast<uint64_t>(a.offsets[r]);
+      RowState st;
+      if (row.greedy) {
+        st = sweep_chunk<true, false>(buf.data(), begin, n, max_x, row.s, seed, offset, floor_score);
+      } else if (row.target) {
+        st = sweep_chunk<false, true>(buf.data(), begin, n, max_x, row.s, seed, offset, floor_score);
+      } else {
+        st = sweep_chunk<false, false>(buf.data(), begin, n, max_x, row.s, seed, offset, floor_score);
+      }
+      states[item] = st;
+      carried = merge_states(carried, st);
+    }
+  });
+
+  at::parallel_for(0, a.batch, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      RowState st = states[r * n_chunks];
+      for (int64_t c = 1; c < n_chunks; ++c) st = merge_states(st, states[r * n_chunks + c]);
+      const RowResult res = finalize_row(st, rows[r].s, rows[r].bad, a.want_target);
+      a.tokens[r] = res.token;
+      a.logprobs[r] = res.logprob;
+      if (a.target_logprobs != nullptr) a.target_logprobs[r] = res.target_logprob;
+      if (a.entropy != nullptr) a.entropy[r] = res.entropy;
+    }
+  });
+}
+
+void sample_rows(const SampleArgs& a) {
+  switch (a.dtype) {
+    case c10::ScalarType::Float:
+      return sample_rows_typed<float>(a);
+    case c10::ScalarType::BFloat16:
+      return sample_rows_typed<c10::BFloat16>(a);
+    case c10::ScalarType::Half:
+      return sample_rows_typed<c10::Half>(a);
+    default:
+      TORCH_CHECK(false, "ead::sample: unsupported logits dtype ", a.dtype);
+  }
+}
+
+}  // namespace CPU_CAPABILITY
+}  // namespace ead::cpu
