@@ -38,7 +38,9 @@ def _extensions():
     ]
     if os.uname().machine not in ("x86_64", "AMD64"):
         sources = [s for s in sources if not s.endswith(("_avx2.cpp", "_avx512.cpp"))]
-    cxx = ["-O3", "-g0", "-std=c++20", "-fvisibility=hidden"]
+    # -fopenmp compiles at::parallel_for's OpenMP pragmas (without it they are ignored and the op
+    # runs on one thread); the GOMP symbols resolve to the libgomp torch already loads.
+    cxx = ["-O3", "-g0", "-std=c++20", "-fvisibility=hidden", "-fopenmp"]
     if os.environ.get("EAD_DEBUG", "0") == "1":
         cxx = ["-O0", "-g", "-std=c++20"]
     ext = CppExtension(

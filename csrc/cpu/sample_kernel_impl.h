@@ -25,6 +25,7 @@
 #include "ead/philox.h"
 #include "ead/sampling_math.h"
 #include "ead/schedule.h"
+#include "philox_simd.h"
 #include "sample_kernel.h"
 
 namespace ead::cpu {
@@ -34,7 +35,12 @@ using Vec = at::vec::Vectorized<float>;
 constexpr int kW = Vec::size();
 static_assert(kChunk % kW == 0 && kW % 4 == 0, "chunks must hold whole vectors and Philox groups");
 
-// Pass A: logits[0, n) -> buf[0, round_up(n, kW)) as fp32, padded with -inf;
+// Entries whose noise is drawn together: 16 Philox groups, run lane-parallel.
+constexpr int kBlock = 64;
+constexpr int kVecsPerBlock = kBlock / kW;
+static_assert(kChunk % kBlock == 0 && kBlock % kW == 0, "chunks must hold whole noise blocks");
+
+// Pass A: logits[0, n) -> buf[0, round_up(n, kBlock)) as fp32, padded with -inf;
 // returns the max (NaN if any entry is NaN).
 template <typename scalar_t>
 float load_chunk(const scalar_t* x, int64_t n, float* buf) {
@@ -50,12 +56,9 @@ float load_chunk(const scalar_t* x, int64_t n, float* buf) {
     v.store(buf + i);
     vmax = at::vec::maximum(vmax, v);  // IEEE maximum: propagates NaN
   }
-  if (i < n) {
-    for (int64_t j = i; j < i + kW; ++j) {
-      buf[j] = j < n ? static_cast<float>(x[j]) : -INFINITY;
-    }
-    vmax = at::vec::maximum(vmax, Vec::loadu(buf + i));
-  }
+  const int64_t padded = (n + kBlock - 1) / kBlock * kBlock;
+  for (int64_t j = i; j < padded; ++j) buf[j] = j < n ? static_cast<float>(x[j]) : -INFINITY;
+  if (i < n) vmax = at::vec::maximum(vmax, Vec::loadu(buf + i));
   float lanes[kW];
   vmax.store(lanes);
   float m = -INFINITY;
@@ -74,20 +77,31 @@ inline float hsum(const Vec& v) {
   return s;
 }
 
-// Gumbel noise (log2 units) of entries [first, first + kW) of the row's stream.
-inline Vec noise_vector(uint64_t seed, uint64_t offset, int64_t first) {
-  float u[kW];
-  for (int l = 0; l < kW; l += 4) {
-    const Philox4x32Out w = noise_words(seed, offset, static_cast<uint32_t>((first + l) >> 2));
-    for (int j = 0; j < 4; ++j) u[l + j] = uniform_from_bits(w.x[j]);
+// Gumbel noise (log2 units) of entries [first, first + kBlock) of the row's stream.
+static_assert(kBlock == 4 * kPhiloxGroups, "a noise block is one philox_words16 call");
+inline void noise_block(uint64_t seed, uint64_t offset, int64_t first, Vec (&noise)[kVecsPerBlock]) {
+  uint32_t words[4][kPhiloxGroups];
+  philox_words16(seed, offset, static_cast<uint32_t>(first >> 2), words);
+  // Noise is computed word-major (as the SIMD Philox leaves it), then interleaved
+  // into vocabulary order: entry 4g + j takes word j of group g.
+  float u[4 * kPhiloxGroups];
+  const uint32_t* flat = &words[0][0];
+  for (int k = 0; k < 4 * kPhiloxGroups; ++k) u[k] = uniform_from_bits(flat[k]);
+  float nz[4 * kPhiloxGroups];
+  for (int k = 0; k < 4 * kPhiloxGroups; k += kW) {
+    const Vec e = Vec::loadu(u + k).log2().neg();  // -log2(u) > 0
+    e.log2().neg().store(nz + k);
   }
-  const Vec e = Vec::loadu(u).log2().neg();  // -log2(u) > 0
-  return e.log2().neg();
+  float ordered[kBlock];
+  for (int g = 0; g < kPhiloxGroups; ++g) {
+    for (int j = 0; j < 4; ++j) ordered[4 * g + j] = nz[j * kPhiloxGroups + g];
+  }
+  for (int v = 0; v < kVecsPerBlock; ++v) noise[v] = Vec::loadu(ordered + v * kW);
 }
 
 // Pass B over one converted chunk. `floor_score` is a score the row's winner is
-// already known to reach (from chunks this thread swept before); entries that
-// cannot beat it skip the noise.
+// already known to reach (from chunks this thread swept before); blocks whose
+// entries cannot beat it skip the noise.
 template <bool kGreedy, bool kTarget>
 RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, float s,
                      uint64_t seed, uint64_t offset, float floor_score) {
@@ -98,7 +112,7 @@ RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, fl
   if (!(st.m < INFINITY)) return st;  // NaN / +inf / overflow: the row is flagged later
 
   const Vec vs(s), vm(st.m), vm1(st.m1), vlog2e(kLog2e);
-  const Vec vlowest(std::numeric_limits<float>::lowest());
+  const Vec vfloor(-126.0f);
   const Vec vnoise_max(kNoiseMax);
   const Vec vthr(std::max(st.m + kNoiseMin, floor_score));
   const Vec iota = Vec::arange(0.0f, 1.0f);
@@ -106,26 +120,36 @@ RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, fl
   Vec vbest(-INFINITY), vbidx(-1.0f);  // chunk-local indices < 4096: exact in fp32
   constexpr int kAllZero = (1 << kW) - 1;
 
-  const int64_t padded = (n + kW - 1) / kW * kW;
-  for (int64_t i = 0; i < padded; i += kW) {
-    const Vec xv = Vec::loadu(buf + i);
-    const Vec y = xv * vs;
-    const Vec a = y - vm;
-    const Vec w = a.exp2();
-    vS = vS + w;
-    vT = at::vec::fmadd(w, at::vec::maximum(a, vlowest), vT);  // masked: 0 * lowest = 0
-    if constexpr (kTarget) vS1 = vS1 + (xv * vlog2e - vm1).exp2();
-
-    Vec score;
-    if constexpr (kGreedy) {
-      score = xv;
-    } else {
-      if ((y + vnoise_max >= vthr).zero_mask() == kAllZero) continue;  // nobody here can win
-      score = y + noise_vector(seed, offset, begin + i);
+  const int64_t padded = (n + kBlock - 1) / kBlock * kBlock;
+  for (int64_t i0 = 0; i0 < padded; i0 += kBlock) {
+    Vec x[kVecsPerBlock], y[kVecsPerBlock];
+    Vec candidate(0.0f);
+    for (int v = 0; v < kVecsPerBlock; ++v) {
+      x[v] = Vec::loadu(buf + i0 + v * kW);
+      y[v] = x[v] * vs;
+      // Clamped at 2^-126 (the smallest normal float): the omitted mass is below
+      // float resolution of S >= 1, and subnormal arithmetic would cost ~10x
+      // at low temperatures. Masked (-inf) entries land there too.
+      const Vec a = at::vec::maximum(y[v] - vm, vfloor);
+      const Vec w = a.exp2();
+      vS = vS + w;
+      vT = at::vec::fmadd(w, a, vT);
+      if constexpr (kTarget) vS1 = vS1 + at::vec::maximum(x[v] * vlog2e - vm1, vfloor).exp2();
+      if constexpr (!kGreedy) candidate = candidate | (y[v] + vnoise_max >= vthr);
     }
-    const Vec better = score > vbest;  // strict: the earlier entry keeps a tie
-    vbest = Vec::blendv(vbest, score, better);
-    vbidx = Vec::blendv(vbidx, iota + Vec(static_cast<float>(i)), better);
+    Vec score[kVecsPerBlock];
+    if constexpr (kGreedy) {
+      for (int v = 0; v < kVecsPerBlock; ++v) score[v] = x[v];
+    } else {
+      if (candidate.zero_mask() == kAllZero) continue;  // nobody in this block can win
+      noise_block(seed, offset, begin + i0, score);
+      for (int v = 0; v < kVecsPerBlock; ++v) score[v] = y[v] + score[v];
+    }
+    for (int v = 0; v < kVecsPerBlock; ++v) {
+      const Vec better = score[v] > vbest;  // strict: the earlier entry keeps a tie
+      vbest = Vec::blendv(vbest, score[v], better);
+      vbidx = Vec::blendv(vbidx, iota + Vec(static_cast<float>(i0 + v * kW)), better);
+    }
   }
 
   st.S = hsum(vS);

@@ -39,25 +39,31 @@ EAD_HOST_DEVICE void mulhilo(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo)
 }
 }  // namespace philox_detail
 
+// One Philox round on counter (c0..c3) with round key (k0, k1).
+EAD_HOST_DEVICE void philox_round(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0,
+                                  uint32_t k1) {
+  using namespace philox_detail;
+  uint32_t hi0, lo0, hi1, lo1;
+  mulhilo(kM0, c0, hi0, lo0);
+  mulhilo(kM1, c2, hi1, lo1);
+  const uint32_t n0 = hi1 ^ c1 ^ k0;
+  const uint32_t n2 = hi0 ^ c3 ^ k1;
+  c0 = n0;
+  c1 = lo1;
+  c2 = n2;
+  c3 = lo0;
+}
+
 // Random123's philox4x32_R(10, ctr, key): 10 rounds, key bumped between rounds.
 EAD_HOST_DEVICE Philox4x32Out philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
                                            uint32_t k0, uint32_t k1) {
-  using namespace philox_detail;
 #if defined(__CUDA_ARCH__)
 #pragma unroll
 #endif
   for (int round = 0; round < 10; ++round) {
-    uint32_t hi0, lo0, hi1, lo1;
-    mulhilo(kM0, c0, hi0, lo0);
-    mulhilo(kM1, c2, hi1, lo1);
-    const uint32_t n0 = hi1 ^ c1 ^ k0;
-    const uint32_t n2 = hi0 ^ c3 ^ k1;
-    c0 = n0;
-    c1 = lo1;
-    c2 = n2;
-    c3 = lo0;
-    k0 += kW0;
-    k1 += kW1;
+    philox_round(c0, c1, c2, c3, k0, k1);
+    k0 += philox_detail::kW0;
+    k1 += philox_detail::kW1;
   }
   return Philox4x32Out{{c0, c1, c2, c3}};
 }

@@ -1,0 +1,54 @@
+"""The `ead-ext` command: `info`, `demo`, `schedule` (and the integrations' commands)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _info(argv) -> int:
+    import ead_ext
+
+    print(json.dumps(ead_ext.backend_info(), indent=2))
+    return 0
+
+
+def _schedule(argv) -> int:
+    from .plots import plot_schedule
+    from .schedule import PRESETS
+
+    ap = argparse.ArgumentParser(prog="ead-ext schedule", description="print and plot the EAD schedule")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="small")
+    ap.add_argument("--step", type=int, default=0)
+    ap.add_argument("--positions", type=int, nargs="*", default=[0, 9, 10, 50, 91, 200, 371, 500, 1000])
+    ap.add_argument("--plot", default="", help="write the schedule plot to this PNG")
+    args = ap.parse_args(argv)
+    sched = PRESETS[args.preset]
+    taus = sched.temperature(args.positions, step=args.step)
+    print(f"{sched} at step {args.step}: decay {sched.at_step(args.step):g}")
+    for t, tau in zip(args.positions, taus.tolist()):
+        print(f"  t = {t:6d}  tau = {tau:.6f}")
+    if args.plot:
+        print(f"wrote {plot_schedule(args.plot, sched)}")
+    return 0
+
+
+def _demo(argv) -> int:
+    from .demo import main
+
+    return main(argv)
+
+
+COMMANDS = {"info": _info, "demo": _demo, "schedule": _schedule}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print("usage: ead-ext {" + ",".join(COMMANDS) + "} [options]   (ead-ext COMMAND --help for each)")
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
