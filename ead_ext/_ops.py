@@ -7,6 +7,7 @@ serves instead, with a warning once.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import NamedTuple, Optional, Union
@@ -27,9 +28,11 @@ except ImportError as e:  # not built, or built against another torch
     _LOAD_ERROR = f"{type(e).__name__}: {e}"
 
 _WARNED: set = set()
+_DEFAULT_SCHEDULE = Schedule()
 _DISPATCH_KEYS = {"cpu": "CPU", "cuda": "CUDA"}
 
 
+@functools.lru_cache(maxsize=None)
 def has_compiled_op(device_type: str = "cpu") -> bool:
     """Whether the compiled ``ead::sample`` kernel exists for ``device_type``."""
     if _LOAD_ERROR is not None or device_type not in _DISPATCH_KEYS:
@@ -95,7 +98,7 @@ def _row_tensor(value, batch: int, device: torch.device, name: str, floating: bo
         if not ok:
             kind = "a floating-point" if floating else "an integer"
             raise TypeError(f"ead.sample: {name} must be {kind} tensor, got {value.dtype}")
-        return value.to(dtype)  # no copy when already right; the op checks shape and device
+        return value if value.dtype == dtype else value.to(dtype)  # the op checks shape and device
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (not floating and isinstance(value, float)):
         raise TypeError(f"ead.sample: {name} must be a tensor or a {'float' if floating else 'int'}, "
                         f"got {type(value).__name__}")
@@ -183,7 +186,7 @@ def sample(
         raise ValueError("ead.sample: pass exactly one of temperature= or positions=")
     if positions is None and schedule is not None:
         raise ValueError("ead.sample: schedule= is used with positions=, not with temperature=")
-    schedule = schedule or Schedule()
+    schedule = _DEFAULT_SCHEDULE if schedule is None else schedule
     if not isinstance(schedule, Schedule):
         raise TypeError(f"ead.sample: schedule must be an ead_ext.Schedule, got {type(schedule).__name__}")
     temp_t = None if temperature is None else _row_tensor(temperature, B, dev, "temperature", True)
@@ -199,7 +202,7 @@ def sample(
 
     tokens, logprobs, target, entropy = _run(logits, temp_t, pos_t, seeds_t, offsets_t, sched_args,
                                              return_target_logprobs, return_entropy)
-    if validate and tokens.numel() and bool((tokens < 0).any()):
+    if validate and tokens.numel() and int(tokens.min()) < 0:
         tau = reference.row_temperatures(temp_t, pos_t, *sched_args)
         bad = (tokens < 0).nonzero()[:, 0].tolist()
         rows, reasons = _explain_rows(logits[bad], None if temp_t is None else temp_t[bad],

@@ -77,31 +77,30 @@ inline float hsum(const Vec& v) {
   return s;
 }
 
-// Gumbel noise (log2 units) of entries [first, first + kBlock) of the row's stream.
+// Uniforms of entries [first, first + kBlock) of the row's stream, in vocabulary
+// order (entry 4g + j takes word j of group g).
 static_assert(kBlock == 4 * kPhiloxGroups, "a noise block is one philox_words16 call");
-inline void noise_block(uint64_t seed, uint64_t offset, int64_t first, Vec (&noise)[kVecsPerBlock]) {
+inline void uniform_block(uint64_t seed, uint64_t offset, int64_t first, float (&u)[kBlock]) {
   uint32_t words[4][kPhiloxGroups];
   philox_words16(seed, offset, static_cast<uint32_t>(first >> 2), words);
-  // Noise is computed word-major (as the SIMD Philox leaves it), then interleaved
-  // into vocabulary order: entry 4g + j takes word j of group g.
-  float u[4 * kPhiloxGroups];
-  const uint32_t* flat = &words[0][0];
-  for (int k = 0; k < 4 * kPhiloxGroups; ++k) u[k] = uniform_from_bits(flat[k]);
-  float nz[4 * kPhiloxGroups];
-  for (int k = 0; k < 4 * kPhiloxGroups; k += kW) {
-    const Vec e = Vec::loadu(u + k).log2().neg();  // -log2(u) > 0
-    e.log2().neg().store(nz + k);
-  }
-  float ordered[kBlock];
   for (int g = 0; g < kPhiloxGroups; ++g) {
-    for (int j = 0; j < 4; ++j) ordered[4 * g + j] = nz[j * kPhiloxGroups + g];
+    for (int j = 0; j < 4; ++j) u[4 * g + j] = uniform_from_bits(words[j][g]);
   }
-  for (int v = 0; v < kVecsPerBlock; ++v) noise[v] = Vec::loadu(ordered + v * kW);
 }
 
 // Pass B over one converted chunk. `floor_score` is a score the row's winner is
-// already known to reach (from chunks this thread swept before); blocks whose
-// entries cannot beat it skip the noise.
+// already known to reach (from chunks this thread swept before).
+//
+// Two exact filters keep the noise off entries that cannot win, with thr the
+// larger of floor_score and m + kNoiseMin (the largest entry's worst score):
+//  1. a block of kBlock entries draws no random numbers when y + kNoiseMax < thr
+//     for all of them;
+//  2. an entry can only reach thr if its noise n >= thr - y, i.e.
+//     E = -log2(u) <= 2^(y - thr), which implies 1 - u <= ln2 * 2^(y - thr)
+//     (as 2^-b >= 1 - b ln2). 2^(y - thr) = w * 2^(m - thr) reuses the softmax
+//     term w = 2^(y - m), so the test costs a multiply: vectors where every lane
+//     has 1 - u > w * C skip both logarithms. C carries a margin (delta, in log2
+//     units) far above the float rounding of y - m, w, the products and log2.
 template <bool kGreedy, bool kTarget>
 RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, float s,
                      uint64_t seed, uint64_t offset, float floor_score) {
@@ -111,10 +110,12 @@ RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, fl
   st.m1 = max_x * kLog2e;
   if (!(st.m < INFINITY)) return st;  // NaN / +inf / overflow: the row is flagged later
 
-  const Vec vs(s), vm(st.m), vm1(st.m1), vlog2e(kLog2e);
+  const float thr = std::max(st.m + kNoiseMin, floor_score);
+  const float delta = 0.05f + 4e-6f * (std::fabs(st.m) + std::fabs(thr));
+  const Vec vs(s), vm(st.m), vm1(st.m1), vlog2e(kLog2e), vone(1.0f);
   const Vec vfloor(-126.0f);
-  const Vec vnoise_max(kNoiseMax);
-  const Vec vthr(std::max(st.m + kNoiseMin, floor_score));
+  const Vec vnoise_max(kNoiseMax), vthr(thr);
+  const Vec vC(kLn2 * std::exp2(st.m - thr + delta));
   const Vec iota = Vec::arange(0.0f, 1.0f);
   Vec vS(0.0f), vT(0.0f), vS1(0.0f);
   Vec vbest(-INFINITY), vbidx(-1.0f);  // chunk-local indices < 4096: exact in fp32
@@ -122,7 +123,7 @@ RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, fl
 
   const int64_t padded = (n + kBlock - 1) / kBlock * kBlock;
   for (int64_t i0 = 0; i0 < padded; i0 += kBlock) {
-    Vec x[kVecsPerBlock], y[kVecsPerBlock];
+    Vec x[kVecsPerBlock], y[kVecsPerBlock], w[kVecsPerBlock];
     Vec candidate(0.0f);
     for (int v = 0; v < kVecsPerBlock; ++v) {
       x[v] = Vec::loadu(buf + i0 + v * kW);
@@ -131,24 +132,30 @@ RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, fl
       // float resolution of S >= 1, and subnormal arithmetic would cost ~10x
       // at low temperatures. Masked (-inf) entries land there too.
       const Vec a = at::vec::maximum(y[v] - vm, vfloor);
-      const Vec w = a.exp2();
-      vS = vS + w;
-      vT = at::vec::fmadd(w, a, vT);
+      w[v] = a.exp2();
+      vS = vS + w[v];
+      vT = at::vec::fmadd(w[v], a, vT);
       if constexpr (kTarget) vS1 = vS1 + at::vec::maximum(x[v] * vlog2e - vm1, vfloor).exp2();
       if constexpr (!kGreedy) candidate = candidate | (y[v] + vnoise_max >= vthr);
     }
-    Vec score[kVecsPerBlock];
     if constexpr (kGreedy) {
-      for (int v = 0; v < kVecsPerBlock; ++v) score[v] = x[v];
+      for (int v = 0; v < kVecsPerBlock; ++v) {
+        const Vec better = x[v] > vbest;  // strict: the earlier entry keeps a tie
+        vbest = Vec::blendv(vbest, x[v], better);
+        vbidx = Vec::blendv(vbidx, iota + Vec(static_cast<float>(i0 + v * kW)), better);
+      }
     } else {
-      if (candidate.zero_mask() == kAllZero) continue;  // nobody in this block can win
-      noise_block(seed, offset, begin + i0, score);
-      for (int v = 0; v < kVecsPerBlock; ++v) score[v] = y[v] + score[v];
-    }
-    for (int v = 0; v < kVecsPerBlock; ++v) {
-      const Vec better = score[v] > vbest;  // strict: the earlier entry keeps a tie
-      vbest = Vec::blendv(vbest, score[v], better);
-      vbidx = Vec::blendv(vbidx, iota + Vec(static_cast<float>(i0 + v * kW)), better);
+      if (candidate.zero_mask() == kAllZero) continue;  // filter 1
+      float u[kBlock];
+      uniform_block(seed, offset, begin + i0, u);
+      for (int v = 0; v < kVecsPerBlock; ++v) {
+        const Vec uv = Vec::loadu(u + v * kW);
+        if (((vone - uv) <= w[v] * vC).zero_mask() == kAllZero) continue;  // filter 2
+        const Vec score = y[v] + uv.log2().neg().log2().neg();
+        const Vec better = score > vbest;
+        vbest = Vec::blendv(vbest, score, better);
+        vbidx = Vec::blendv(vbidx, iota + Vec(static_cast<float>(i0 + v * kW)), better);
+      }
     }
   }
 
