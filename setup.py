@@ -2,8 +2,8 @@
 
 The CPU op is always built. Its kernel is compiled three times (default, AVX2,
 AVX512 flags) and picked at run time from at::get_cpu_capability(), as ATen does.
-Install with `pip install --no-build-isolation .` so the op is compiled against
-the torch that will run it.
+`pip install .` and `pip install --no-build-isolation .` both compile the op
+against the torch installed in the target environment (install torch first).
 """
 import os
 import sys
@@ -30,7 +30,29 @@ def _capability_flags(source: str) -> list:
     return []
 
 
+def _import_torch():
+    """The torch the op will run with. Under pip's build isolation (plain `pip install .`)
+    the environment's own packages are hidden; the op must be compiled against the torch
+    installed there (a different torch would break its ABI), so it is looked up there."""
+    try:
+        import torch
+    except ImportError:
+        import sysconfig
+
+        for key in ("purelib", "platlib"):
+            path = sysconfig.get_paths()[key]
+            if path not in sys.path:
+                sys.path.append(path)
+        try:
+            import torch
+        except ImportError:
+            raise SystemExit("ead-ext: install PyTorch first (e.g. pip install torch==2.13.0); "
+                             "the op is compiled against the installed torch.") from None
+    return torch
+
+
 def _extensions():
+    _import_torch()
     from torch.utils.cpp_extension import BuildExtension, CppExtension
 
     sources = ["csrc/ops.cpp", "csrc/cpu/sample_cpu.cpp"] + [

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Packaging check, as a user installs: a fresh venv with only torch, then a plain
+# `pip install .` (pip's build isolation on); the compiled op must load and run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+python3 -m venv "$tmp/venv"
+"$tmp/venv/bin/pip" install -q --disable-pip-version-check pip==25.3
+"$tmp/venv/bin/pip" install -q torch==2.13.0
+MAX_JOBS=2 "$tmp/venv/bin/pip" install -q .
+cd "$tmp"  # import the installed package, not the checkout
+"$tmp/venv/bin/python" - <<'PY'
+import torch, ead_ext, ead_ext.integrations
+info = ead_ext.backend_info()
+assert info["compiled"] and "cpu" in info["devices"], info
+out = ead_ext.sample(torch.randn(3, 1000), temperature=torch.tensor([0.0, 0.7, 1.3]), seeds=7, offsets=0)
+assert out.tokens.shape == (3,) and int(out.tokens[0]) >= 0
+print("packaging check: pip install . gives a working compiled op:", info)
+PY
