@@ -3,6 +3,7 @@
 // invalid (NaN, all -inf, tau < 0, ...) are flagged by the kernels instead.
 #pragma once
 #include <optional>
+#include <string>
 #include <tuple>
 
 #include <ATen/core/Tensor.h>
@@ -12,6 +13,12 @@
 
 namespace ead {
 
+// Python's name of a dtype ("torch.int64"), so messages read as the Python API does
+// (and match ead_ext/_checks.py).
+inline std::string py_dtype(at::ScalarType t) {
+  return "torch." + std::string(c10::getDtypeNames(t).first);
+}
+
 inline void check_row_tensor(const at::Tensor& t, const char* name, at::ScalarType dtype,
                              const at::Tensor& logits) {
   TORCH_CHECK(t.device() == logits.device(), "ead::sample: ", name, " is on ", t.device(),
@@ -19,8 +26,8 @@ inline void check_row_tensor(const at::Tensor& t, const char* name, at::ScalarTy
   TORCH_CHECK(t.dim() == 1 && t.size(0) == logits.size(0), "ead::sample: ", name,
               " must have shape [", logits.size(0), "] (one entry per row of logits), got ",
               t.sizes());
-  TORCH_CHECK(t.scalar_type() == dtype, "ead::sample: ", name, " must be ", dtype, ", got ",
-              t.scalar_type());
+  TORCH_CHECK(t.scalar_type() == dtype, "ead::sample: ", name, " must be ", py_dtype(dtype), ", got ",
+              py_dtype(t.scalar_type()));
   TORCH_CHECK(t.is_contiguous(), "ead::sample: ", name, " must be contiguous");
 }
 
@@ -41,7 +48,7 @@ inline void check_sample_inputs(const at::Tensor& logits, const std::optional<at
               logits.dim(), "-D");
   const auto dt = logits.scalar_type();
   TORCH_CHECK(dt == at::kFloat || dt == at::kBFloat16 || dt == at::kHalf,
-              "ead::sample: logits must be float32, bfloat16 or float16, got ", dt);
+              "ead::sample: logits must be float32, bfloat16 or float16, got ", py_dtype(dt));
   TORCH_CHECK(logits.size(1) >= 1, "ead::sample: logits have an empty vocabulary (V = 0)");
   TORCH_CHECK(logits.size(1) <= INT32_MAX, "ead::sample: vocabularies above 2^31 - 1 entries are not supported, got ",
               logits.size(1));

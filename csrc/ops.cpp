@@ -17,3 +17,8 @@ TORCH_LIBRARY(ead, m) {
       "float tau_max, float tau_min, float decay, int cutoff, float token_scale, "
       "bool return_target_logprobs, bool return_entropy) -> (Tensor, Tensor, Tensor, Tensor)");
 }
+
+// The op is not differentiable (a draw; its log-probs are reported, not trained
+// through: training recomputes them with the model's forward). Falling through the
+// Autograd key makes its outputs plain tensors, as for torch.argmax.
+TORCH_LIBRARY_IMPL(ead, Autograd, m) { m.impl("sample", torch::CppFunction::makeFallthrough()); }

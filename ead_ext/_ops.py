@@ -7,7 +7,6 @@ serves instead, with a warning once.
 """
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from typing import NamedTuple, Optional, Union
@@ -32,7 +31,6 @@ _DEFAULT_SCHEDULE = Schedule()
 _DISPATCH_KEYS = {"cpu": "CPU", "cuda": "CUDA"}
 
 
-@functools.lru_cache(maxsize=None)
 def has_compiled_op(device_type: str = "cpu") -> bool:
     """Whether the compiled ``ead::sample`` kernel exists for ``device_type``."""
     if _LOAD_ERROR is not None or device_type not in _DISPATCH_KEYS:
@@ -40,9 +38,14 @@ def has_compiled_op(device_type: str = "cpu") -> bool:
     return torch._C._dispatch_has_kernel_for_dispatch_key("ead::sample", _DISPATCH_KEYS[device_type])
 
 
+# Device types the compiled op serves, fixed at import: a plain dict lookup in the
+# hot path, which torch.compile also traces. 'meta' runs the fake implementation.
+_OP_DEVICES = frozenset([d for d in _DISPATCH_KEYS if has_compiled_op(d)] + (["meta"] if _LOAD_ERROR is None else []))
+
+
 def backend_info() -> dict:
     """What serves :func:`sample`: the compiled op (and for which devices) or the reference."""
-    devices = [d for d in _DISPATCH_KEYS if has_compiled_op(d)]
+    devices = [d for d in _DISPATCH_KEYS if d in _OP_DEVICES]
     return {
         "compiled": _LOAD_ERROR is None,
         "devices": devices,
@@ -100,7 +103,7 @@ def _row_tensor(value, batch: int, device: torch.device, name: str, floating: bo
             raise TypeError(f"ead.sample: {name} must be {kind} tensor, got {value.dtype}")
         return value if value.dtype == dtype else value.to(dtype)  # the op checks shape and device
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (not floating and isinstance(value, float)):
-        raise TypeError(f"ead.sample: {name} must be a tensor or a {'float' if floating else 'int'}, "
+        raise TypeError(f"ead.sample: {name} must be a tensor or {'a float' if floating else 'an int'}, "
                         f"got {type(value).__name__}")
     return torch.full((batch,), value, dtype=dtype, device=device)
 
@@ -130,7 +133,7 @@ def _explain_rows(logits, temperature, positions, tau) -> tuple:
 
 def _run(logits, temperature, positions, seeds, offsets, sched_args, want_target, want_entropy):
     device_type = logits.device.type
-    if has_compiled_op(device_type):
+    if device_type in _OP_DEVICES:
         return torch.ops.ead.sample(logits, temperature, positions, seeds, offsets, *sched_args, want_target,
                                     want_entropy)
     if device_type not in _WARNED:

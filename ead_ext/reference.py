@@ -19,7 +19,7 @@ import torch
 from ._checks import check_sample_inputs
 from .schedule import schedule_temperature
 
-__all__ = ["philox4x32_10", "gumbel_noise", "row_temperatures", "sample"]
+__all__ = ["philox4x32_10", "noise_from_words", "gumbel_noise", "row_temperatures", "sample"]
 
 LOG2E = 1.4426950408889634
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
@@ -57,14 +57,24 @@ def _philox_words(seeds: np.ndarray, offsets: np.ndarray, vocab: int) -> np.ndar
     return np.stack(words, axis=-1).reshape(seeds.shape[0], -1)[:, :vocab]
 
 
+def noise_from_words(words: np.ndarray) -> torch.Tensor:
+    """Gumbel noise (log2 units, float32) of 32-bit Philox words, as sampling_math.h's gumbel_noise."""
+    # u = (w + 1/2) 2^-32 and e = 1 - u = (~w + 1/2) 2^-32, each rounded to float32 as
+    # sampling_math.h does (int64 -> float32 rounds to nearest; + 1/2 rounds again)
+    words = np.asarray(words, dtype=np.uint64)
+    half, scale = torch.tensor(0.5), torch.tensor(2.0**-32)
+    u = (torch.from_numpy(words.astype(np.int64)).to(torch.float32) + half) * scale
+    e = (torch.from_numpy((np.uint64(0xFFFFFFFF) - words).astype(np.int64)).to(torch.float32) + half) * scale
+    # -log2(u), from the complement where u >= 1/2 (neg_log2_uniform)
+    neg_log2_u = torch.where(e <= 0.5, -torch.log1p(-e) * torch.tensor(LOG2E, dtype=torch.float32), -torch.log2(u))
+    return -torch.log2(neg_log2_u)
+
+
 def gumbel_noise(seeds: torch.Tensor, offsets: torch.Tensor, vocab: int) -> torch.Tensor:
     """Gumbel noise in log2 units, float32 [B, V] on the CPU, exactly as the kernels draw it."""
     seeds_np = seeds.detach().cpu().numpy().astype(np.int64).view(np.uint64)
     offsets_np = offsets.detach().cpu().numpy().astype(np.int64).view(np.uint64)
-    words = _philox_words(seeds_np, offsets_np, vocab)
-    k = torch.from_numpy((words >> np.uint64(9)).astype(np.int64)).to(torch.float32)
-    u = k * 1.1920928955078125e-07 + 5.9604644775390625e-08  # (2k + 1) * 2^-24, exact
-    return -torch.log2(-torch.log2(u))
+    return noise_from_words(_philox_words(seeds_np, offsets_np, vocab))
 
 
 def row_temperatures(temperature: Optional[torch.Tensor], positions: Optional[torch.Tensor], tau_max: float,

@@ -77,14 +77,17 @@ inline float hsum(const Vec& v) {
   return s;
 }
 
-// Uniforms of entries [first, first + kBlock) of the row's stream, in vocabulary
-// order (entry 4g + j takes word j of group g).
+// Uniforms u and complements e = 1 - u of entries [first, first + kBlock) of the
+// row's stream, in vocabulary order (entry 4g + j takes word j of group g).
 static_assert(kBlock == 4 * kPhiloxGroups, "a noise block is one philox_words16 call");
-inline void uniform_block(uint64_t seed, uint64_t offset, int64_t first, float (&u)[kBlock]) {
+inline void uniform_block(uint64_t seed, uint64_t offset, int64_t first, float (&u)[kBlock], float (&e)[kBlock]) {
   uint32_t words[4][kPhiloxGroups];
   philox_words16(seed, offset, static_cast<uint32_t>(first >> 2), words);
   for (int g = 0; g < kPhiloxGroups; ++g) {
-    for (int j = 0; j < 4; ++j) u[4 * g + j] = uniform_from_bits(words[j][g]);
+    for (int j = 0; j < 4; ++j) {
+      u[4 * g + j] = uniform_from_bits(words[j][g]);
+      e[4 * g + j] = complement_from_bits(words[j][g]);
+    }
   }
 }
 
@@ -96,26 +99,26 @@ inline void uniform_block(uint64_t seed, uint64_t offset, int64_t first, float (
 //  1. a block of kBlock entries draws no random numbers when y + kNoiseMax < thr
 //     for all of them;
 //  2. an entry can only reach thr if its noise n >= thr - y, i.e.
-//     E = -log2(u) <= 2^(y - thr), which implies 1 - u <= ln2 * 2^(y - thr)
+//     E = -log2(u) <= 2^(y - thr), which implies e = 1 - u <= ln2 * 2^(y - thr)
 //     (as 2^-b >= 1 - b ln2). 2^(y - thr) = w * 2^(m - thr) reuses the softmax
-//     term w = 2^(y - m), so the test costs a multiply: vectors where every lane
-//     has 1 - u > w * C skip both logarithms. C carries a margin (delta, in log2
-//     units) far above the float rounding of y - m, w, the products and log2.
+//     term w = 2^((x - max_x) s) ~ 2^(y - m), so the test costs a multiply: vectors where every lane
+//     has e > w * C skip the logarithms. C carries a margin (delta, in log2
+//     units) far above the float rounding of e, y - m, w, the products and logs.
 template <bool kGreedy, bool kTarget>
 RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, float s,
                      uint64_t seed, uint64_t offset, float floor_score) {
   RowState st = empty_state();
+  st.max_x = max_x;
   if (max_x == -INFINITY) return st;  // fully masked chunk: no mass, no candidate
-  st.m = max_x * s;                   // == max_i fl(x_i * s): rounding is monotone
-  st.m1 = max_x * kLog2e;
-  if (!(st.m < INFINITY)) return st;  // NaN / +inf / overflow: the row is flagged later
+  const float m = max_x * s;          // == max_i fl(x_i * s): rounding is monotone
+  if (!(m < INFINITY)) return st;     // NaN / +inf / overflow: the row is flagged later
 
-  const float thr = std::max(st.m + kNoiseMin, floor_score);
-  const float delta = 0.05f + 4e-6f * (std::fabs(st.m) + std::fabs(thr));
-  const Vec vs(s), vm(st.m), vm1(st.m1), vlog2e(kLog2e), vone(1.0f);
+  const float thr = std::max(m + kNoiseMin, floor_score);
+  const float delta = 0.05f + 4e-6f * (std::fabs(m) + std::fabs(thr));
+  const Vec vs(s), vmax_x(max_x), vlog2e(kLog2e), vhalf(0.5f);
   const Vec vfloor(-126.0f);
   const Vec vnoise_max(kNoiseMax), vthr(thr);
-  const Vec vC(kLn2 * std::exp2(st.m - thr + delta));
+  const Vec vC(kLn2 * std::exp2(m - thr + delta));
   const Vec iota = Vec::arange(0.0f, 1.0f);
   Vec vS(0.0f), vT(0.0f), vS1(0.0f);
   Vec vbest(-INFINITY), vbidx(-1.0f);  // chunk-local indices < 4096: exact in fp32
@@ -131,11 +134,12 @@ RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, fl
       // Clamped at 2^-126 (the smallest normal float): the omitted mass is below
       // float resolution of S >= 1, and subnormal arithmetic would cost ~10x
       // at low temperatures. Masked (-inf) entries land there too.
-      const Vec a = at::vec::maximum(y[v] - vm, vfloor);
+      const Vec d = x[v] - vmax_x;
+      const Vec a = at::vec::maximum(d * vs, vfloor);
       w[v] = a.exp2();
       vS = vS + w[v];
       vT = at::vec::fmadd(w[v], a, vT);
-      if constexpr (kTarget) vS1 = vS1 + at::vec::maximum(x[v] * vlog2e - vm1, vfloor).exp2();
+      if constexpr (kTarget) vS1 = vS1 + at::vec::maximum(d * vlog2e, vfloor).exp2();
       if constexpr (!kGreedy) candidate = candidate | (y[v] + vnoise_max >= vthr);
     }
     if constexpr (kGreedy) {
@@ -146,12 +150,16 @@ RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, fl
       }
     } else {
       if (candidate.zero_mask() == kAllZero) continue;  // filter 1
-      float u[kBlock];
-      uniform_block(seed, offset, begin + i0, u);
+      float u[kBlock], e[kBlock];
+      uniform_block(seed, offset, begin + i0, u, e);
       for (int v = 0; v < kVecsPerBlock; ++v) {
-        const Vec uv = Vec::loadu(u + v * kW);
-        if (((vone - uv) <= w[v] * vC).zero_mask() == kAllZero) continue;  // filter 2
-        const Vec score = y[v] + uv.log2().neg().log2().neg();
+        const Vec ev = Vec::loadu(e + v * kW);
+        if ((ev <= w[v] * vC).zero_mask() == kAllZero) continue;  // filter 2
+        // neg_log2_uniform, lane-wise: -log1p(-e) log2(e) where e <= 1/2, else -log2(u)
+        const Vec from_u = Vec::loadu(u + v * kW).log2().neg();
+        const Vec from_e = ev.neg().log1p().neg() * vlog2e;
+        const Vec E = Vec::blendv(from_u, from_e, ev <= vhalf);
+        const Vec score = y[v] + E.log2().neg();
         const Vec better = score > vbest;
         vbest = Vec::blendv(vbest, score, better);
         vbidx = Vec::blendv(vbidx, iota + Vec(static_cast<float>(i0 + v * kW)), better);
@@ -229,8 +237,9 @@ void sample_rows_typed(const SampleArgs& a) {
       const float max_x = load_chunk(logits + r * a.row_stride + begin, n, buf.data());
       // The winner reaches at least the best score seen so far and the noisy
       // score of the largest entry seen so far (>= its y + kNoiseMin).
+      const float carried_m = carried.max_x * row.s;
       const float floor_score =
-          carried.m < INFINITY ? std::max(carried.best, carried.m + kNoiseMin) : -INFINITY;
+          carried_m < INFINITY ? std::max(carried.best, carried_m + kNoiseMin) : -INFINITY;
       const uint64_t seed = static_cast<uint64_t>(a.seeds[r]);
       const uint64_t offset = static_cast<uint64_t>(a.offsets[r]);
       RowState st;
@@ -242,14 +251,14 @@ void sample_rows_typed(const SampleArgs& a) {
         st = sweep_chunk<false, false>(buf.data(), begin, n, max_x, row.s, seed, offset, floor_score);
       }
       states[item] = st;
-      carried = merge_states(carried, st);
+      carried = merge_states(carried, st, row.s);
     }
   });
 
   at::parallel_for(0, a.batch, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       RowState st = states[r * n_chunks];
-      for (int64_t c = 1; c < n_chunks; ++c) st = merge_states(st, states[r * n_chunks + c]);
+      for (int64_t c = 1; c < n_chunks; ++c) st = merge_states(st, states[r * n_chunks + c], rows[r].s);
       const RowResult res = finalize_row(st, rows[r].s, rows[r].bad, a.want_target);
       a.tokens[r] = res.token;
       a.logprobs[r] = res.logprob;

@@ -1,0 +1,172 @@
+"""Shared helpers of the ead::sample tests: logits generators, op/reference callers and
+the near-tie rule for comparing tokens (pytest puts this folder on sys.path, so test modules
+import it as `sampling_helpers`)."""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from ead_ext import reference
+
+# The schedule arguments of the op in schema order (tau_max, tau_min, decay, cutoff, token_scale);
+# decay 25 is Schedule().at_step(0).
+SCHED = (1.2, 0.1, 25.0, 10, 20.0)
+DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+LOG2E = 1.4426950408889634
+
+# Near-tie rule (see near_tie_mismatches): two different tokens are accepted only when their
+# scores y + noise, recomputed in float64 from the reference's float32 noise, differ by less
+# than this, relative to max(1, |score|). The kernels' vectorised log2 (Sleef) and torch.log2 may
+# differ by 1-2 ulp (~1.2e-7 relative each), so a real near-tie is ~1e-7; 1e-5 is a generous
+# bound that still rejects any real disagreement (Gumbel gaps are O(1)).
+NEAR_TIE_REL = 1e-5
+
+
+def realistic_logits(batch: int, vocab: int, *, seed: int, dtype: torch.dtype = torch.float32,
+                     masked_frac: float = 0.0) -> torch.Tensor:
+    """LLM-like logits: a heavy-tailed bulk (normal + Laplace, |x| up to ~30) and, per row, a few
+    peaked tokens a random margin above the bulk, so rows range from flat to very peaked.
+
+    With ``masked_frac`` > 0 that fraction of entries (never a row's peaked ones) is -inf.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = 2.0 * torch.randn(batch, vocab, generator=g)
+    lap = torch.empty(batch, vocab).exponential_(1.0, generator=g) - torch.empty(batch, vocab).exponential_(
+        1.0, generator=g)
+    x = x + lap - 3.0
+    if vocab > 1:
+        k = min(5, vocab)
+        idx = torch.stack([torch.randperm(vocab, generator=g)[:k] for _ in range(batch)]) if batch else \
+            torch.empty(0, k, dtype=torch.long)
+        top = x.max(dim=1, keepdim=True).values if batch else torch.empty(0, 1)
+        # per-row peakedness: margins 0..12 above the bulk's max, the first peak highest
+        margin = torch.rand(batch, 1, generator=g) * 12.0
+        spread = torch.rand(batch, k, generator=g) * 3.0
+        spread[:, 0] = 0.0
+        x.scatter_(1, idx, top + margin - spread)
+        if masked_frac > 0:
+            mask = torch.rand(batch, vocab, generator=g) < masked_frac
+            mask.scatter_(1, idx, False)
+            x = x.masked_fill(mask, -math.inf)
+    x = x.clamp(-30.0, 30.0) if masked_frac == 0 else torch.where(torch.isinf(x), x, x.clamp(-30.0, 30.0))
+    return x.to(dtype)
+
+
+def row_ids(batch: int, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row seeds and offsets spanning the whole int64 range (high 32 bits and negatives)."""
+    g = torch.Generator().manual_seed(seed)
+    seeds = torch.randint(-2**63, 2**63 - 1, (batch,), generator=g, dtype=torch.int64)
+    offsets = torch.randint(-2**63, 2**63 - 1, (batch,), generator=g, dtype=torch.int64)
+    # a quarter of the rows with small, realistic values (token positions)
+    seeds[: batch // 4] = torch.arange(batch // 4)
+    offsets[: batch // 4] = torch.arange(batch // 4) * 7
+    return seeds, offsets
+
+
+class Out(NamedTuple):
+    tokens: torch.Tensor
+    logprobs: torch.Tensor
+    target: torch.Tensor
+    entropy: torch.Tensor
+
+
+def call(fn, logits, *, temperature=None, positions=None, seeds, offsets, sched=SCHED, target=True,
+         entropy=True) -> Out:
+    """Calls ``fn`` (torch.ops.ead.sample or reference.sample) with the op's schema."""
+    return Out(*fn(logits, temperature, positions, seeds, offsets, *sched, target, entropy))
+
+
+def op(logits, **kw) -> Out:
+    return call(torch.ops.ead.sample, logits, **kw)
+
+
+def ref(logits, **kw) -> Out:
+    return call(reference.sample, logits, **kw)
+
+
+def scores64(logits: torch.Tensor, tau: torch.Tensor, seeds: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """score_i = y_i + noise_i in float64, with y_i = fl32(x_i * fl32(log2 e / tau)) as the kernels
+    form it and the reference's float32 noise; greedy rows (tau == 0) score the raw logits."""
+    x = logits.float()
+    tau = tau.float()
+    s = torch.where(tau == 0, torch.full_like(tau, LOG2E), (LOG2E / tau.double()).float())
+    y = (x * s[:, None]).double()
+    noise = reference.gumbel_noise(seeds, offsets, x.shape[1]).double()
+    return torch.where((tau == 0)[:, None], x.double(), y + noise)
+
+
+def near_tie_mismatches(logits, tau, seeds, offsets, tok_a, tok_b) -> list[tuple[int, int, int, float]]:
+    """Rows where tok_a != tok_b. Every such row must be a float near-tie of the two candidates'
+    scores (|s_a - s_b| < NEAR_TIE_REL * max(1, |s_a|, |s_b|)); an AssertionError names any row that
+    is not. Returns (row, tok_a, tok_b, relative gap) for the accepted near-ties."""
+    diff = (tok_a != tok_b).nonzero()[:, 0].tolist()
+    if not diff:
+        return []
+    sc = scores64(logits[diff], tau[diff], seeds[diff], offsets[diff])
+    ties, bad = [], []
+    for j, r in enumerate(diff):
+        a, b = int(tok_a[r]), int(tok_b[r])
+        if a < 0 or b < 0:
+            bad.append((r, a, b, math.inf))
+            continue
+        sa, sb = float(sc[j, a]), float(sc[j, b])
+        gap = abs(sa - sb) / max(1.0, abs(sa), abs(sb))
+        (ties if gap < NEAR_TIE_REL else bad).append((r, a, b, gap))
+    assert not bad, f"token mismatches that are not float near-ties (row, a, b, rel. gap): {bad[:10]}"
+    return ties
+
+
+def exact_log_softmax(logits: torch.Tensor, tau) -> torch.Tensor:
+    """float64 log_softmax(logits.float() / tau) per row; tau is a float or a per-row tensor (its
+    float32 values, as the op sees them); tau 0 -> 1, the statistics greedy rows report."""
+    x = logits.float().double()
+    tau = torch.as_tensor(tau).to(torch.float32).to(torch.float64)
+    tau = tau.expand(x.shape[0]) if tau.dim() == 0 else tau
+    tau = torch.where(tau == 0, torch.ones_like(tau), tau).reshape(-1, 1)
+    return torch.log_softmax(x / tau, dim=1)
+
+
+def exact_entropy(lp: torch.Tensor) -> torch.Tensor:
+    p = lp.exp()
+    return -(p * torch.where(torch.isinf(lp), torch.zeros_like(lp), lp)).sum(dim=1)
+
+
+def at(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    return t.gather(1, idx.reshape(-1, 1))[:, 0]
+
+
+def temperatures(batch: int, *, seed: int, greedy_frac: float = 0.1) -> torch.Tensor:
+    """A mix of per-row temperatures in [0.05, 2.5] and some greedy (0) rows."""
+    g = torch.Generator().manual_seed(seed)
+    choices = torch.tensor([0.1, 0.25, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0])
+    t = torch.where(torch.rand(batch, generator=g) < 0.5, choices[torch.randint(0, len(choices), (batch,),
+                                                                                 generator=g)],
+                    0.05 + 2.45 * torch.rand(batch, generator=g))
+    t[torch.rand(batch, generator=g) < greedy_frac] = 0.0
+    return t.float()
+
+
+def as_np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+__all__ = ["SCHED", "DTYPES", "LOG2E", "NEAR_TIE_REL", "realistic_logits", "row_ids",
+           "Out", "call", "op", "ref", "scores64", "near_tie_mismatches", "exact_log_softmax", "exact_entropy", "at",
+           "temperatures", "as_np", "fp32_scaling_tol"]
+
+
+def fp32_scaling_tol(logits: torch.Tensor, tau: torch.Tensor, base: float = 1e-5) -> torch.Tensor:
+    """Per-row tolerance of fp32 log-probs against float64 log_softmax(x / tau).
+
+    The kernels form y = fl32(x * log2(e) / tau): each entry carries a relative rounding error of
+    2^-24, i.e. up to 2^-24 * |x| / tau nats, and a log-softmax moves by at most twice the largest
+    input perturbation. So the reachable accuracy is base + 2^-23 * max|x| / tau: 1e-5 plus a term
+    that matters only for large |x| / tau (e.g. |x| = 30 at tau = 0.1 adds 3.6e-5).
+    """
+    x = logits.float()
+    finite = torch.where(torch.isfinite(x), x.abs(), torch.zeros_like(x))
+    tau = torch.where(tau == 0, torch.ones_like(tau), tau).double()
+    return base + 2.0**-23 * finite.max(dim=1).values.double() / tau
