@@ -198,6 +198,13 @@ setup(
     + ["ead_ext.integrations"]
     + [f"ead_ext.integrations.{p}" for p in find_packages("integrations")],
     package_dir={"ead_ext.integrations": "integrations"},
+    # data files the code reads at run time: the embedded default model, verl's Hydra configs
+    # and recipe scripts
+    package_data={
+        "ead_ext": ["assets/tiny_arith/*"],
+        "ead_ext.integrations.verl": ["config/*.yaml", "recipes/*.sh", "recipes/*.py", "README.md"],
+        "ead_ext.integrations.vllm": ["README.md"],
+    },
     install_requires=[TORCH_SPEC, "numpy>=1.24"],
     extras_require={
         "plot": ["matplotlib>=3.7"],

@@ -16,5 +16,10 @@ info = ead_ext.backend_info()
 assert info["compiled"] and "cpu" in info["devices"], info
 out = ead_ext.sample(torch.randn(3, 1000), temperature=torch.tensor([0.0, 0.7, 1.3]), seeds=7, offsets=0)
 assert out.tokens.shape == (3,) and int(out.tokens[0]) >= 0
+# data files the integrations read at run time ship in the wheel
+from importlib.resources import files
+verl_dir = files("ead_ext.integrations") / "verl"
+for name in ["config/ead_dapo.yaml", "config/ead_common.yaml", "recipes/run_ead.sh", "recipes/prepare_math.py"]:
+    assert (verl_dir / name).is_file(), f"missing from the wheel: ead_ext/integrations/verl/{name}"
 print("packaging check: pip install . gives a working compiled op:", info)
 PY

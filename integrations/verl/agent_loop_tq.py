@@ -1,0 +1,30 @@
+"""EAD agent-loop manager for verl's default V1 trainer (``trainer.use_v1=true``, TransferQueue).
+
+Use ``actor_rollout_ref.rollout.agent.agent_loop_manager_class=ead_ext.integrations.verl.agent_loop_tq.EADAgentLoopManagerTQ``.
+See ``agent_loop.py`` for the hook.
+"""
+from __future__ import annotations
+
+import ray
+from verl.trainer.ppo.v1.agent_loop_tq import AgentLoopManagerTQ, AgentLoopWorkerTQ
+
+from .agent_loop import EADAgentLoopWorkerMixin, _config_of
+from .settings import check_ead_config
+
+__all__ = ["EADAgentLoopWorkerTQ", "EADAgentLoopManagerTQ"]
+
+# verl declares AgentLoopWorkerTQ with @ray.remote; subclass the plain class underneath.
+_AgentLoopWorkerTQ = getattr(AgentLoopWorkerTQ, "__ray_actor_class__", AgentLoopWorkerTQ)
+
+
+class EADAgentLoopWorkerTQ(EADAgentLoopWorkerMixin, _AgentLoopWorkerTQ):
+    """verl's TransferQueue agent-loop worker with EAD rollout requests."""
+
+
+class EADAgentLoopManagerTQ(AgentLoopManagerTQ):
+    """verl's ``AgentLoopManagerTQ`` that checks the EAD config and runs EAD workers."""
+
+    def __init__(self, *args, **kwargs):
+        check_ead_config(_config_of(args, kwargs))
+        super().__init__(*args, **kwargs)  # sets verl's worker class unconditionally: replace it after
+        self.agent_loop_workers_class = ray.remote(EADAgentLoopWorkerTQ)

@@ -1,0 +1,305 @@
+"""EAD settings in a verl config, the request arguments sent to vLLM, and the misconfiguration checks.
+
+Where things live in a verl (0.9.x) config
+------------------------------------------
+- the EAD schedule: ``actor_rollout_ref.rollout.custom.ead`` (``RolloutConfig.custom`` is verl's
+  extension point for custom rollout settings), a mapping of :class:`ead_ext.Schedule` fields
+  (``tau_max, tau_min, d0, growth, cap, cutoff, token_scale``) plus two switches:
+  ``enable`` (default true) and ``validate`` (default false: validation rollouts keep verl's
+  ``val_kwargs`` sampling).
+- the TIS cap C: verl's own ``algorithm.rollout_correction.rollout_is_threshold`` with
+  ``rollout_is: token`` (decoupled mode). verl computes the weight
+  ``min(exp(old_log_prob - rollout_log_probs), C)`` once per batch in the trainer and hands it to the
+  policy loss as ``rollout_is_weights``; the EAD losses apply it exactly once.
+
+What a rollout request carries
+------------------------------
+``SamplingParams(extra_args={"ead": {<all Schedule fields>, "step": s}})`` where ``s`` is verl's
+global training step (``meta_info["global_steps"]``; verl counts training steps from 1). The vLLM
+side builds ``Schedule`` from the schedule fields and takes the decay ``Schedule.at_step(s)`` =
+``min(d0 + growth * s, cap)``. :func:`ead_request_args` builds that dict.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Optional
+
+from ead_ext.schedule import Schedule
+
+__all__ = [
+    "EADConfigError",
+    "EADSettings",
+    "EAD_EXTRA_ARGS_KEY",
+    "EAD_STEP_KEY",
+    "ead_request_args",
+    "with_ead_sampling_params",
+    "check_ead_config",
+]
+
+#: key of the EAD entry in ``SamplingParams.extra_args`` (the vLLM shim's interface).
+EAD_EXTRA_ARGS_KEY = "ead"
+#: key of the global training step inside ``extra_args["ead"]``.
+EAD_STEP_KEY = "step"
+
+_SCHEDULE_FIELDS = tuple(f.name for f in fields(Schedule))
+_SWITCHES = ("enable", "validate")
+
+
+class EADConfigError(ValueError):
+    """A verl configuration that would make EAD's truncated importance sampling silently wrong."""
+
+
+def _get(cfg: Any, dotted: str, default: Any = None) -> Any:
+    """``cfg.a.b.c`` for DictConfig, dataclass configs and plain dicts; ``default`` when absent/None."""
+    node = cfg
+    for part in dotted.split("."):
+        if node is None:
+            return default
+        if isinstance(node, Mapping) or hasattr(node, "get"):
+            try:
+                node = node.get(part, None)
+            except Exception:  # pragma: no cover - exotic config objects
+                node = getattr(node, part, None)
+        else:
+            node = getattr(node, part, None)
+    return default if node is None else node
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers to plain Python (no-op for plain values)."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(value, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(value, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    return value
+
+
+@dataclass(frozen=True)
+class EADSettings:
+    """The EAD section of a verl config: the schedule and two switches."""
+
+    schedule: Schedule
+    enable: bool = True
+    validate: bool = False
+
+    @classmethod
+    def from_mapping(cls, section: Optional[Mapping[str, Any]]) -> Optional["EADSettings"]:
+        """Parses ``actor_rollout_ref.rollout.custom.ead``; ``None`` when the section is absent."""
+        if section is None:
+            return None
+        section = _plain(section)
+        if not isinstance(section, Mapping):
+            raise EADConfigError(
+                f"actor_rollout_ref.rollout.custom.ead must be a mapping of schedule fields, got {type(section).__name__}"
+            )
+        unknown = sorted(set(section) - set(_SCHEDULE_FIELDS) - set(_SWITCHES))
+        if unknown:
+            raise EADConfigError(
+                f"unknown key(s) {unknown} in actor_rollout_ref.rollout.custom.ead; "
+                f"known: {sorted(_SCHEDULE_FIELDS + _SWITCHES)}"
+            )
+        switches = {}
+        for name in _SWITCHES:
+            if name in section:
+                if not isinstance(section[name], bool):
+                    raise EADConfigError(f"actor_rollout_ref.rollout.custom.ead.{name} must be true/false")
+                switches[name] = section[name]
+        params = {k: v for k, v in section.items() if k in _SCHEDULE_FIELDS}
+        try:
+            schedule = Schedule.from_dict(params)
+        except (TypeError, ValueError) as exc:
+            raise EADConfigError(f"invalid EAD schedule in actor_rollout_ref.rollout.custom.ead: {exc}") from exc
+        return cls(schedule=schedule, **switches)
+
+    @classmethod
+    def from_verl_config(cls, config: Any) -> Optional["EADSettings"]:
+        """The settings of a full verl config (``None`` when it has no EAD section)."""
+        custom = _get(config, "actor_rollout_ref.rollout.custom")
+        section = _get(custom, "ead") if custom is not None else None
+        return cls.from_mapping(section)
+
+
+def ead_request_args(schedule: Schedule, step: int) -> dict:
+    """``extra_args`` for one rollout request at global training step ``step``.
+
+    ``{"ead": {tau_max, tau_min, d0, growth, cap, cutoff, token_scale, "step": step}}``: the full
+    schedule plus the explicit step, so the vLLM side computes ``Schedule.at_step(step)`` itself.
+    """
+    if not isinstance(step, bool):
+        try:
+            step = operator.index(step)  # ints, numpy ints, one-element integer tensors
+        except TypeError:
+            pass
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise EADConfigError(
+            f"EAD needs the global training step to anneal the schedule, got {step!r}: verl passes it as "
+            "meta_info['global_steps'] (a trainer that does not set it sends -1)"
+        )
+    schedule.at_step(step)  # validates the step the same way the vLLM side will
+    return {EAD_EXTRA_ARGS_KEY: {**schedule.to_dict(), EAD_STEP_KEY: step}}
+
+
+def with_ead_sampling_params(
+    sampling_params: Mapping[str, Any], settings: Optional[EADSettings], step: Any, validate: bool
+) -> dict:
+    """A copy of verl's per-request ``sampling_params`` with the EAD ``extra_args`` merged in.
+
+    Left as is (a copy) when EAD is off, for validation rollouts unless ``validate`` is set, and for
+    greedy requests (temperature 0: verl's REMAX baseline and greedy validation).
+    """
+    params = dict(sampling_params)
+    if settings is None or not settings.enable:
+        return params
+    if validate and not settings.validate:
+        return params
+    temperature = params.get("temperature", 1.0)
+    if temperature == 0:
+        return params
+    if temperature != 1.0:
+        raise EADConfigError(
+            f"rollout temperature is {temperature}; with EAD it must be 1.0 (the schedule sets the sampling "
+            "temperature, and verl divides the logits by this value when it recomputes old_log_prob)"
+            + (" — validation with EAD needs actor_rollout_ref.rollout.val_kwargs.temperature=1.0" if validate else "")
+        )
+    extra = dict(params.get("extra_args") or {})
+    extra.update(ead_request_args(settings.schedule, step))
+    params["extra_args"] = extra
+    return params
+
+
+# ----------------------------------------------------------------------------------------------
+# Misconfiguration checks
+# ----------------------------------------------------------------------------------------------
+#: policy-loss modes that the EAD checks accept (the EAD losses, and verl's built-ins they wrap,
+#: which also apply ``rollout_is_weights`` exactly once in decoupled mode).
+_ACCEPTED_LOSS_MODES = ("ead_vanilla", "ead_dapo", "ead_grpo", "ead_clip_cov", "ead_kl_cov")
+
+
+def check_ead_config(config: Any) -> Optional[EADSettings]:
+    """Refuses the verl configurations that would silently break TIS with EAD rollouts.
+
+    Returns the parsed :class:`EADSettings` (``None`` when the config has no EAD section, in which
+    case nothing is checked). Raises :class:`EADConfigError` naming the offending key when:
+
+    - ``actor_rollout_ref.rollout.temperature`` is not 1.0: verl recomputes ``old_log_prob`` (the
+      target policy of the TIS ratio) at that temperature; EAD's temperature goes through the schedule;
+    - rollout log-probs are missing: ``actor_rollout_ref.rollout.calculate_log_probs`` is false;
+    - rollout log-probs would be taken raw (at tau = 1) instead of at tau_t: ``logprobs_mode`` (or an
+      ``engine_kwargs.vllm.logprobs_mode`` override) is not ``processed_logprobs``;
+    - the rollout engine is not vLLM (the EAD sampler is a vLLM shim);
+    - verl's rollout correction is not per-token TIS in decoupled mode
+      (``algorithm.rollout_correction``: ``rollout_is: token``, a single float
+      ``rollout_is_threshold`` C > 0, ``bypass_mode: false``, ``rollout_is_batch_normalize: false``);
+    - the actor's ``policy_loss.loss_mode`` is not one of the EAD losses (e.g. ``bypass_mode``).
+    """
+    settings = EADSettings.from_verl_config(config)
+    if settings is None or not settings.enable:
+        return settings
+    rollout = _get(config, "actor_rollout_ref.rollout")
+    if rollout is None:
+        raise EADConfigError("EAD is on but the config has no actor_rollout_ref.rollout section")
+
+    temperature = _get(rollout, "temperature", 1.0)
+    if float(temperature) != 1.0:
+        raise EADConfigError(
+            f"actor_rollout_ref.rollout.temperature={temperature}: with EAD it must be 1.0. verl divides the "
+            "logits by this temperature when it recomputes old_log_prob, which is the target policy (tau = 1) "
+            "of the TIS ratio; the annealed temperature goes to vLLM through the EAD schedule "
+            "(actor_rollout_ref.rollout.custom.ead)"
+        )
+    if settings.validate:
+        val_temperature = _get(rollout, "val_kwargs.temperature", 1.0)
+        if float(val_temperature) != 1.0:
+            raise EADConfigError(
+                f"actor_rollout_ref.rollout.val_kwargs.temperature={val_temperature} with "
+                "custom.ead.validate=true: EAD validation rollouts need it at 1.0 (the schedule sets tau_t)"
+            )
+    if not bool(_get(rollout, "calculate_log_probs", False)):
+        raise EADConfigError(
+            "actor_rollout_ref.rollout.calculate_log_probs=false: EAD's TIS needs the rollout (behaviour) "
+            "log-probs; set it to true"
+        )
+    mode = _get(rollout, "logprobs_mode", None)
+    engine_mode = _get(rollout, "engine_kwargs.vllm.logprobs_mode", None)
+    for where, value in (("actor_rollout_ref.rollout.logprobs_mode", mode),
+                         ("actor_rollout_ref.rollout.engine_kwargs.vllm.logprobs_mode", engine_mode)):
+        if value is not None and value != "processed_logprobs":
+            raise EADConfigError(
+                f"{where}={value!r}: EAD's TIS needs the behaviour log-probs, i.e. log-probs after the EAD "
+                "temperature (vLLM's 'processed_logprobs'); with raw (tau = 1) log-probs the TIS ratio is "
+                "~1 and the correction silently does nothing"
+            )
+    if mode is None and engine_mode is None:
+        raise EADConfigError(
+            "actor_rollout_ref.rollout.logprobs_mode is unset (vLLM's default is 'raw_logprobs', taken at "
+            "tau = 1): set it to 'processed_logprobs' so the rollout log-probs are the annealed ones"
+        )
+    name = _get(rollout, "name", None)
+    if name is not None and name != "vllm":
+        raise EADConfigError(f"actor_rollout_ref.rollout.name={name!r}: EAD rollouts need the vLLM engine")
+
+    corr = _get(config, "algorithm.rollout_correction")
+    if corr is None:
+        raise EADConfigError(
+            "algorithm.rollout_correction is missing: EAD needs verl's rollout correction with per-token TIS "
+            "(rollout_is: token, rollout_is_threshold: C, bypass_mode: false)"
+        )
+    if bool(_get(corr, "bypass_mode", False)):
+        raise EADConfigError(
+            "algorithm.rollout_correction.bypass_mode=true: bypass mode uses the rollout log-probs as "
+            "old_log_prob, so the PPO ratio would compare the tau = 1 policy with the annealed behaviour "
+            "policy and clip almost every token; EAD needs decoupled mode (bypass_mode: false)"
+        )
+    rollout_is = _get(corr, "rollout_is", None)
+    if rollout_is != "token":
+        raise EADConfigError(
+            f"algorithm.rollout_correction.rollout_is={rollout_is!r}: EAD's TIS weight is per token "
+            "(min(exp(old_log_prob - rollout_log_probs), C)); set rollout_is: token"
+        )
+    threshold = _get(corr, "rollout_is_threshold", None)
+    cap = tis_cap_from(threshold)
+    if cap is None:
+        raise EADConfigError(
+            f"algorithm.rollout_correction.rollout_is_threshold={threshold!r}: EAD's TIS needs one number "
+            "C > 0 (truncation), not an IcePop 'lower_upper' range"
+        )
+    if bool(_get(corr, "rollout_is_batch_normalize", False)):
+        raise EADConfigError(
+            "algorithm.rollout_correction.rollout_is_batch_normalize=true rescales the TIS weights to mean 1; "
+            "EAD's TIS uses the truncated weights as they are: set it to false"
+        )
+    actor_corr = _get(config, "actor_rollout_ref.actor.policy_loss.rollout_correction")
+    if actor_corr is not None and _get(actor_corr, "rollout_is", None) == "token":
+        actor_cap = tis_cap_from(_get(actor_corr, "rollout_is_threshold", None))
+        if actor_cap != cap:
+            raise EADConfigError(
+                f"actor_rollout_ref.actor.policy_loss.rollout_correction.rollout_is_threshold={actor_cap} differs "
+                f"from algorithm.rollout_correction.rollout_is_threshold={cap}: the EAD losses report truncation "
+                "against the actor's copy; interpolate it (${algorithm.rollout_correction})"
+            )
+    loss_mode = _get(config, "actor_rollout_ref.actor.policy_loss.loss_mode", "vanilla")
+    if loss_mode not in _ACCEPTED_LOSS_MODES:
+        raise EADConfigError(
+            f"actor_rollout_ref.actor.policy_loss.loss_mode={loss_mode!r}: with EAD use one of "
+            f"{list(_ACCEPTED_LOSS_MODES)} (import ead_ext.integrations.verl in the workers, e.g. "
+            "actor_rollout_ref.model.external_lib=ead_ext.integrations.verl)"
+        )
+    return settings
+
+
+def tis_cap_from(threshold: Any) -> Optional[float]:
+    """C from verl's ``rollout_is_threshold`` (float or float-like string); ``None`` if not one number > 0."""
+    if isinstance(threshold, bool) or threshold is None:
+        return None
+    try:
+        cap = float(threshold)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(cap) or cap <= 0:
+        return None
+    return cap
