@@ -69,6 +69,16 @@ float load_chunk(const scalar_t* x, int64_t n, float* buf) {
   return m;
 }
 
+// Pairwise sum of n vectors (n a power of two), in a fixed order.
+template <int n>
+inline Vec tree_sum(const Vec* v) {
+  if constexpr (n == 1) {
+    return v[0];
+  } else {
+    return tree_sum<n / 2>(v) + tree_sum<n / 2>(v + n / 2);
+  }
+}
+
 inline float hsum(const Vec& v) {
   float lanes[kW];
   v.store(lanes);
@@ -126,7 +136,7 @@ RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, fl
 
   const int64_t padded = (n + kBlock - 1) / kBlock * kBlock;
   for (int64_t i0 = 0; i0 < padded; i0 += kBlock) {
-    Vec x[kVecsPerBlock], y[kVecsPerBlock], w[kVecsPerBlock];
+    Vec x[kVecsPerBlock], y[kVecsPerBlock], w[kVecsPerBlock], wa[kVecsPerBlock], w1[kVecsPerBlock];
     Vec candidate(0.0f);
     for (int v = 0; v < kVecsPerBlock; ++v) {
       x[v] = Vec::loadu(buf + i0 + v * kW);
@@ -137,11 +147,17 @@ RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, fl
       const Vec d = x[v] - vmax_x;
       const Vec a = at::vec::maximum(d * vs, vfloor);
       w[v] = a.exp2();
-      vS = vS + w[v];
-      vT = at::vec::fmadd(w[v], a, vT);
-      if constexpr (kTarget) vS1 = vS1 + at::vec::maximum(d * vlog2e, vfloor).exp2();
+      wa[v] = w[v] * a;
+      if constexpr (kTarget) w1[v] = at::vec::maximum(d * vlog2e, vfloor).exp2();
       if constexpr (!kGreedy) candidate = candidate | (y[v] + vnoise_max >= vthr);
     }
+    // Each block's terms are summed as a tree before joining the running sums, so
+    // a lane's sum sees ~kChunk / kBlock + log2(kVecsPerBlock) roundings instead of
+    // kChunk / kW: many equal terms (a flat bulk) otherwise round the same way
+    // each time and the entropy drifts by ~1e-5.
+    vS = vS + tree_sum<kVecsPerBlock>(w);
+    vT = vT + tree_sum<kVecsPerBlock>(wa);
+    if constexpr (kTarget) vS1 = vS1 + tree_sum<kVecsPerBlock>(w1);
     if constexpr (kGreedy) {
       for (int v = 0; v < kVecsPerBlock; ++v) {
         const Vec better = x[v] > vbest;  // strict: the earlier entry keeps a tie
