@@ -136,8 +136,9 @@ def _extensions():
     if with_cuda:
         # Default targets: A100 (sm_80) and H100/H200 (sm_90).
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
-        # -fmad=false: no a * b + c contracted into an FMA (the kernel's rounding relies
-        # on y = fl(x * s); explicit fmaf calls are kept).
+        # -fmad=false: no a * b + c contracted into an FMA, as the CPU build's
+        # -ffp-contract=off (the kernel rounds y = fl(x * s) and a = fl(fl(x - max) * s)
+        # once each, as the CPU kernel and the shared header do).
         nvcc = ["-O3", "-std=c++20", "--expt-relaxed-constexpr", "-fmad=false", "-lineinfo"]
         if os.environ.get("EAD_DEBUG", "0") == "1":
             nvcc = ["-O0", "-g", "-std=c++20", "--expt-relaxed-constexpr", "-fmad=false", "-lineinfo"]

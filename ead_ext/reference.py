@@ -111,7 +111,10 @@ def sample(logits: torch.Tensor, temperature: Optional[torch.Tensor], positions:
     s = torch.where(bad, torch.full_like(s, LOG2E), s)
 
     y = x * s[:, None]  # float32, as the kernels
-    bad |= torch.isnan(x).any(dim=1) | (y == math.inf).any(dim=1) | (y == -math.inf).all(dim=1)
+    # no finite logit; or, when sampling, no finite score (x / tau underflows to -inf everywhere:
+    # greedy rows compare x itself and stay valid)
+    bad |= torch.isnan(x).any(dim=1) | (y == math.inf).any(dim=1) | (x == -math.inf).all(dim=1)
+    bad |= ~greedy & (y == -math.inf).all(dim=1)
 
     score = y + gumbel_noise(seeds, offsets, V) if B else y
     score = torch.where(greedy[:, None], x, score)

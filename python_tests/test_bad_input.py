@@ -206,6 +206,33 @@ def test_single_finite_logit_of_extreme_magnitude_is_a_sure_draw(impl, value):
         assert 0 <= float(ent) < 1e-30, (tau, ent)
 
 
+@pytest.mark.parametrize("impl", ["reference", "op"])
+def test_logits_near_the_float_limit_of_opposite_signs_give_finite_statistics(impl):
+    """Chunks whose maxima are 6e38 apart (the gap overflows to -inf): the far chunk weighs
+    nothing, and the statistics stay finite (a 0 * -inf in the merge would make them NaN)."""
+    dev, fn = IMPLS[impl]
+    x = torch.full((2, 3 * 4096), -3e38)
+    x[:, 5000] = 3e38
+    tau = torch.tensor([2.0, 4.0])  # x * log2(e) / tau stays finite
+    tokens, lp, tgt, ent = fn(x, tau, None, torch.arange(2), torch.arange(2), *SCHED, False, True)
+    assert tokens.tolist() == [5000, 5000]
+    assert lp.tolist() == [0.0, 0.0]
+    assert ((ent >= 0) & (ent < 1e-30)).all(), ent
+
+
+@pytest.mark.parametrize("impl", ["reference", "op"])
+def test_greedy_row_of_hugely_negative_finite_logits_is_valid(impl):
+    """x * log2(e) underflows to -inf for x < -2.36e38, but greedy compares x itself: a valid
+    row (token = first argmax); sampling at tau = 1 has no finite score and is flagged."""
+    dev, fn = IMPLS[impl]
+    x = torch.full((2, 10), -3e38)
+    x[:, 3] = -2.9e38
+    tokens, lp, tgt, ent = fn(x, torch.tensor([0.0, 1.0]), None, torch.arange(2), torch.arange(2), *SCHED, True,
+                              True)
+    assert int(tokens[0]) == 3 and float(lp[0]) == pytest.approx(0.0, abs=1e-6) and math.isfinite(float(ent[0]))
+    assert int(tokens[1]) == -1 and math.isnan(float(lp[1]))
+
+
 def test_single_entry_vocabulary_accepts_any_column_stride():
     x = torch.zeros(3, 5).t()[:, :1]  # [5, 1] with strides (1, 5)
     assert x.stride(1) != 1

@@ -96,12 +96,15 @@ EAD_HOST_DEVICE RowState empty_state() {
 // Rescale (S, T) of a partial sum taken against a max `d` log2 units above the
 // merged one (d <= 0) to the merged max.
 EAD_HOST_DEVICE void rescale_sums(float d, float S, float T, float& S_out, float& T_out) {
-  if (S == 0.0f) {  // empty or fully masked range: contributes nothing (avoids -inf * 0)
+  // An empty or fully masked range, or one whose max lies so far below the merged
+  // one that its weight 2^d underflows to 0 (d < -149, or a gap that overflows
+  // to -inf), contributes nothing; computing it would give 0 * -inf = NaN in T.
+  const float f = (S == 0.0f || !(d > -INFINITY)) ? 0.0f : exp2f(d);
+  if (f == 0.0f) {
     S_out = 0.0f;
     T_out = 0.0f;
     return;
   }
-  const float f = exp2f(d);
   S_out = S * f;
   T_out = f * (T + d * S);
 }

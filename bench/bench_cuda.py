@@ -1,0 +1,260 @@
+"""CUDA benchmark: the fused EAD sampling op against the alternatives, side by side on the same
+logits in one process.
+
+Columns (each one sampling one token per row at a per-row temperature, with the sampled token's
+log-prob, unless said otherwise):
+  fused      torch.ops.ead.sample (behaviour log-prob; no target log-prob, no entropy)
+  fused+     the same with the tau = 1 log-prob and the entropy (all outputs)
+  eager      the PyTorch eager composite vLLM's V1 sampler runs: fp32 copy, divide by tau,
+             softmax, exponential race (probs / Exp(1), argmax), log_softmax + gather
+  vllm       vLLM's newer GPU runner path, when vLLM (GPU build) is importable: fp32 copy, its
+             Triton temperature kernel, split-vocab Gumbel argmax, token log-prob kernel
+  flashinfer FlashInfer's sampling_from_logits (no temperature argument: run on the raw logits,
+             as its own benchmark does) + a log_softmax gather for the log-prob, when importable
+  fi+tau     the same with the logits divided by tau first (the functionality the op provides)
+  copy       a device-to-device copy of the logits (read + write: the bandwidth ceiling)
+
+Timing: CUDA events around each call; before each call the GPU is kept busy (a ~100 us sleep
+kernel, after a write of 2x the L2 size with --flush-l2) so the host has queued the whole call
+before the GPU reaches it: the times are GPU times, not Python launch overhead. Without --flush-l2 small
+batches sit in the L2 from the previous call, as right after the LM head; with it they come
+from DRAM. Median of --reps calls.
+
+GB/s counts one read of the logits (bytes / time); the copy's GB/s counts its read and write.
+"% copy" is the op's GB/s over the copy's (>= 85 % is the target at B >= 64). Ratios are
+speed-ups of the fused op (> 1: fused is faster). Never asserts on time.
+
+    python bench/bench_cuda.py                 # the issue's matrix
+    python bench/bench_cuda.py --flush-l2      # logits from DRAM
+    python bench/bench_cuda.py --quick         # a small smoke run
+Without a GPU (or without the CUDA op) it says so and exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import statistics
+import sys
+from typing import Callable, Optional
+
+import torch
+
+
+def llm_like_logits(batch: int, vocab: int, dtype: torch.dtype, device, seed: int = 0) -> torch.Tensor:
+    """Rows shaped like LM logits: a low bulk plus a few dozen strong candidates per row."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    x = torch.randn(batch, vocab, generator=g, device=device) * 2.0 - 4.0
+    k = min(32, vocab)
+    idx = torch.randint(0, vocab, (batch, k), generator=g, device=device)
+    x.scatter_(1, idx, 8.0 + 10.0 * torch.rand(batch, k, generator=g, device=device))
+    return x.to(dtype)
+
+
+def flat_logits(batch: int, vocab: int, dtype: torch.dtype, device, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator(device=device).manual_seed(seed)
+    return torch.randn(batch, vocab, generator=g, device=device).to(dtype)
+
+
+# ----------------------------------------------------------------------------------- contenders
+
+def eager_composite(logits: torch.Tensor, temperature: torch.Tensor):
+    x = logits.float().div_(temperature[:, None])
+    probs = torch.softmax(x, dim=-1)
+    q = torch.empty_like(probs).exponential_()
+    tokens = probs.div_(q).argmax(dim=-1)
+    logprobs = torch.log_softmax(x, dim=-1).gather(1, tokens[:, None])[:, 0]
+    return tokens, logprobs
+
+
+def make_flashinfer() -> tuple[Optional[Callable], Optional[Callable], str]:
+    try:
+        import flashinfer.sampling as fs
+    except Exception as e:  # noqa: BLE001  (any import failure means: not available)
+        return None, None, f"not importable ({type(e).__name__}: {e})"
+    if not hasattr(fs, "sampling_from_logits"):
+        return None, None, "flashinfer.sampling has no sampling_from_logits"
+
+    def raw(logits, temperature):
+        tokens = fs.sampling_from_logits(logits).long()
+        lp = torch.log_softmax(logits.float(), dim=-1).gather(1, tokens[:, None])[:, 0]
+        return tokens, lp
+
+    def tempered(logits, temperature):
+        x = logits.float().div_(temperature[:, None])
+        tokens = fs.sampling_from_logits(x).long()
+        lp = torch.log_softmax(x, dim=-1).gather(1, tokens[:, None])[:, 0]
+        return tokens, lp
+
+    import flashinfer
+    return raw, tempered, f"flashinfer {getattr(flashinfer, '__version__', '?')}"
+
+
+def make_vllm() -> tuple[Optional[Callable], str]:
+    """vLLM's newer GPU runner sampling path (vllm/v1/worker/gpu/sample), called the way its
+    Sampler does for random rows with processed log-probs. Internal API: checked by signature."""
+    try:
+        import vllm
+        from vllm.v1.worker.gpu.sample import gumbel, logprob
+    except Exception as e:  # noqa: BLE001
+        return None, f"not importable ({type(e).__name__}: {e})"
+    try:
+        gparams = inspect.signature(gumbel.gumbel_sample).parameters
+        needed = {"logits", "expanded_idx_mapping", "temperature", "seed", "pos", "apply_temperature"}
+        if not needed <= set(gparams) or not hasattr(gumbel, "apply_temperature") or \
+                not hasattr(logprob, "compute_token_logprobs"):
+            return None, f"vLLM {vllm.__version__}: unexpected sampling internals"
+    except Exception as e:  # noqa: BLE001
+        return None, f"vLLM internals not inspectable ({e})"
+
+    def run(logits, temperature):
+        B = logits.shape[0]
+        idx = torch.arange(B, dtype=torch.int32, device=logits.device)
+        x = logits.to(torch.float32, copy=True)
+        gumbel.apply_temperature(x, idx, temperature)
+        kw = dict(apply_temperature=False)
+        if "is_drafting" in gparams:
+            kw["is_drafting"] = False
+        tokens = gumbel.gumbel_sample(x, idx, temperature, run.seed, run.pos, **kw)
+        lp = logprob.compute_token_logprobs(x, tokens.view(-1, 1))[:, 0]
+        return tokens, lp
+
+    run.seed = None
+    run.pos = None
+    return run, f"vLLM {vllm.__version__} (gpu runner sampling kernels)"
+
+
+# --------------------------------------------------------------------------------------- timing
+
+class Timer:
+    def __init__(self, flush_l2: bool, reps: int):
+        self.reps = reps
+        self.flush = None
+        if flush_l2:
+            l2 = torch.cuda.get_device_properties(0).L2_cache_size
+            self.flush = torch.empty(2 * max(l2, 8 << 20), dtype=torch.uint8, device="cuda")
+
+    def _pad(self):
+        if self.flush is not None:
+            self.flush.zero_()
+        # ~100 us of GPU work: meanwhile the host queues every kernel of the call (the eager
+        # composite launches ~8), so the events time the GPU, not the Python launch overhead
+        torch.cuda._sleep(200_000)
+
+    def us(self, fn: Callable) -> float:
+        for _ in range(3):  # warm-up (allocator, autotuning, lazy loading)
+            fn()
+        torch.cuda.synchronize()
+        starts = [torch.cuda.Event(enable_timing=True) for _ in range(self.reps)]
+        ends = [torch.cuda.Event(enable_timing=True) for _ in range(self.reps)]
+        for i in range(self.reps):
+            self._pad()
+            starts[i].record()
+            fn()
+            ends[i].record()
+        torch.cuda.synchronize()
+        return statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends)) * 1e3
+
+
+# ----------------------------------------------------------------------------------------- main
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a few shapes, few repetitions (smoke run)")
+    ap.add_argument("--flush-l2", action="store_true", help="flush the L2 before every call (logits from DRAM)")
+    ap.add_argument("--kind", choices=["llm", "flat"], default="llm",
+                    help="llm: LM-like rows (default); flat: N(0,1) rows, noise needed everywhere")
+    ap.add_argument("--temperature", type=float, default=0.8)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8, 64, 256, 1024])
+    ap.add_argument("--vocabs", type=int, nargs="+", default=[151936, 32000])
+    ap.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"], choices=["bfloat16", "float16", "float32"])
+    ap.add_argument("--reps", type=int, default=50)
+    args = ap.parse_args(argv)
+
+    if not torch.cuda.is_available():
+        print("bench_cuda: no CUDA device (torch.cuda.is_available() is False); nothing to benchmark. "
+              f"torch {torch.__version__}, CUDA build: {torch.version.cuda}")
+        return 0
+    import ead_ext
+    if not ead_ext.has_compiled_op("cuda"):
+        print("bench_cuda: ead_ext has no CUDA op (built without nvcc or against a CPU torch); "
+              f"backend_info: {ead_ext.backend_info()}")
+        return 0
+    if args.quick:
+        args.batches, args.vocabs, args.reps = [1, 64], [32000], 10
+
+    dev = torch.device("cuda")
+    props = torch.cuda.get_device_properties(0)
+    fi_raw, fi_tau, fi_info = make_flashinfer()
+    vllm_run, vllm_info = make_vllm()
+    timer = Timer(args.flush_l2, args.reps)
+    print(f"{props.name}, {props.multi_processor_count} SMs, L2 {props.L2_cache_size >> 20} MB; torch {torch.__version__}; "
+          f"logits '{args.kind}', temperature {args.temperature}, L2 {'flushed' if args.flush_l2 else 'warm'}, "
+          f"median of {args.reps}")
+    print(f"flashinfer: {fi_info}\nvllm: {vllm_info}")
+
+    cols = ["fused", "fused+", "eager", "vllm", "flashinfer", "fi+tau", "copy"]
+    hdr = (f"{'dtype':8s} {'B':>5s} {'V':>7s} | " + " ".join(f"{c + ' us':>12s}" for c in cols) +
+           f" | {'GB/s':>6s} {'copy GB/s':>9s} {'%copy':>6s} | {'x eager':>7s} {'x vllm':>7s} {'x fi':>6s} {'x fi+tau':>8s}")
+    print(hdr)
+    print("-" * len(hdr))
+    make = llm_like_logits if args.kind == "llm" else flat_logits
+    summary = []
+    for dname in args.dtypes:
+        dtype = getattr(torch, dname)
+        for V in args.vocabs:
+            for B in args.batches:
+                x = make(B, V, dtype, dev)
+                temp = torch.full((B,), args.temperature, device=dev)
+                seeds = torch.arange(B, device=dev, dtype=torch.long)
+                offs = torch.zeros(B, device=dev, dtype=torch.long)
+                sched = (1.2, 0.1, 25.0, 10, 20.0)
+                out = torch.empty_like(x)
+                t = {}
+                t["fused"] = timer.us(lambda: torch.ops.ead.sample(x, temp, None, seeds, offs, *sched, False, False))
+                t["fused+"] = timer.us(lambda: torch.ops.ead.sample(x, temp, None, seeds, offs, *sched, True, True))
+                t["eager"] = timer.us(lambda: eager_composite(x, temp))
+                if vllm_run is not None:
+                    vllm_run.seed = seeds
+                    vllm_run.pos = offs
+                    try:
+                        t["vllm"] = timer.us(lambda: vllm_run(x, temp))
+                    except Exception as e:  # noqa: BLE001
+                        print(f"  vllm failed at B={B} V={V} {dname}: {type(e).__name__}: {e}", file=sys.stderr)
+                for name, fn in (("flashinfer", fi_raw), ("fi+tau", fi_tau)):
+                    if fn is not None:
+                        try:
+                            t[name] = timer.us(lambda fn=fn: fn(x, temp))
+                        except Exception as e:  # noqa: BLE001
+                            print(f"  {name} failed at B={B} V={V} {dname}: {type(e).__name__}: {e}", file=sys.stderr)
+                t["copy"] = timer.us(lambda: out.copy_(x))
+                nbytes = x.numel() * x.element_size()
+                gbs = nbytes / t["fused"] / 1e3
+                copy_gbs = 2 * nbytes / t["copy"] / 1e3
+                ratio = {k: (t[k] / t["fused"] if k in t else None) for k in ("eager", "vllm", "flashinfer", "fi+tau")}
+                summary.append((dname, B, V, gbs / copy_gbs, ratio))
+
+                def cell(k):
+                    return f"{t[k]:12.1f}" if k in t else f"{'-':>12s}"
+
+                def rcell(k, w):
+                    return f"{ratio[k]:{w - 1}.2f}x" if ratio[k] is not None else f"{'-':>{w}s}"
+
+                print(f"{dname:8s} {B:5d} {V:7d} | " + " ".join(cell(c) for c in cols) +
+                      f" | {gbs:6.0f} {copy_gbs:9.0f} {100 * gbs / copy_gbs:5.0f}% | {rcell('eager', 7)} "
+                      f"{rcell('vllm', 7)} {rcell('flashinfer', 6)} {rcell('fi+tau', 8)}")
+                del x, out
+    big = [s for s in summary if s[1] >= 64]
+    if big:
+        print(f"B >= 64: fused op at {100 * min(s[3] for s in big):.0f}-{100 * max(s[3] for s in big):.0f} % of the "
+              "copy's bandwidth (target >= 85 %)")
+    for k, target in (("eager", 5.0), ("flashinfer", 1.0), ("fi+tau", 1.0), ("vllm", None)):
+        r = [s[4][k] for s in summary if s[4][k] is not None]
+        if r:
+            tgt = f" (target >= {target:g}x)" if target else ""
+            print(f"speed-up over {k}: min {min(r):.2f}x, geometric mean {statistics.geometric_mean(r):.2f}x, "
+                  f"max {max(r):.2f}x{tgt}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+// CUDA implementation of ead::sample: the shared metadata checks, output and
+// workspace allocation through the caching allocator, and one launch of the
+// kernel (csrc/cuda/sample_kernel.cuh) on the current stream.
+//
+// No host synchronisation: invalid rows are flagged in the outputs (token -1),
+// never raised here, and the split-row workspace is zeroed by an async memset.
+// So the op can be captured in a CUDA graph (the workspace comes from the
+// graph's private memory pool during capture) and run under torch.compile
+// (the fake implementation is registered in ead_ext/_ops.py).
+#include <limits>
+
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include "../op_checks.h"
+#include "sample_kernel.cuh"
+
+namespace ead::cuda {
+namespace {
+
+template <typename DT>
+void run(const at::Tensor& logits, const std::optional<at::Tensor>& temperature,
+         const std::optional<at::Tensor>& positions, const at::Tensor& seeds, const at::Tensor& offsets,
+         const ScheduleParams& schedule, bool want_target, at::Tensor& tokens, at::Tensor& logprobs,
+         at::Tensor& target, at::Tensor& entropy) {
+  const int64_t B = logits.size(0);
+  const int64_t V = logits.size(1);
+  const LaunchPlan plan = plan_launch<DT>(B, V);
+  TORCH_CHECK(plan.blocks <= std::numeric_limits<int32_t>::max(), "ead::sample: batch too large for one launch (",
+              B, " rows x ", plan.splits, " blocks per row)");
+  at::Tensor workspace;
+  if (plan.workspace_bytes > 0) {
+    workspace = at::empty({static_cast<int64_t>(plan.workspace_bytes)}, logits.options().dtype(at::kByte));
+  }
+
+  SampleParams p{};
+  p.logits = logits.data_ptr();
+  p.batch = B;
+  p.vocab = V;
+  p.row_stride = logits.stride(0);
+  p.temperature = temperature.has_value() ? temperature->data_ptr<float>() : nullptr;
+  p.positions = positions.has_value() ? positions->data_ptr<int64_t>() : nullptr;
+  p.schedule = schedule;
+  p.seeds = seeds.data_ptr<int64_t>();
+  p.offsets = offsets.data_ptr<int64_t>();
+  p.want_target = want_target;
+  p.tokens = tokens.data_ptr<int64_t>();
+  p.logprobs = logprobs.data_ptr<float>();
+  p.target_logprobs = want_target ? target.data_ptr<float>() : nullptr;
+  p.entropy = entropy.numel() > 0 ? entropy.data_ptr<float>() : nullptr;
+  attach_workspace(p, plan, workspace.defined() ? workspace.data_ptr() : nullptr);
+
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(logits.device().index()).stream();
+  C10_CUDA_CHECK(launch_sample<DT>(p, plan, stream));
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sample_cuda(
+    const at::Tensor& logits, const std::optional<at::Tensor>& temperature,
+    const std::optional<at::Tensor>& positions, const at::Tensor& seeds, const at::Tensor& offsets,
+    double tau_max, double tau_min, double decay, int64_t cutoff, double token_scale,
+    bool return_target_logprobs, bool return_entropy) {
+  const ScheduleParams schedule{tau_max, tau_min, decay, cutoff, token_scale};
+  check_sample_inputs(logits, temperature, positions, seeds, offsets, schedule);
+  TORCH_CHECK(logits.is_cuda(), "ead::sample (CUDA): logits must be a CUDA tensor, got ", logits.device());
+  const c10::cuda::CUDAGuard guard(logits.device());
+  auto [tokens, logprobs, target, entropy] =
+      allocate_outputs(logits, return_target_logprobs, return_entropy);
+  if (logits.size(0) == 0) return {tokens, logprobs, target, entropy};
+
+  switch (logits.scalar_type()) {
+    case at::kFloat:
+      run<F32>(logits, temperature, positions, seeds, offsets, schedule, return_target_logprobs, tokens, logprobs,
+               target, entropy);
+      break;
+    case at::kBFloat16:
+      run<BF16>(logits, temperature, positions, seeds, offsets, schedule, return_target_logprobs, tokens, logprobs,
+                target, entropy);
+      break;
+    case at::kHalf:
+      run<F16>(logits, temperature, positions, seeds, offsets, schedule, return_target_logprobs, tokens, logprobs,
+               target, entropy);
+      break;
+    default:
+      TORCH_CHECK(false, "ead::sample: unsupported logits dtype ", logits.scalar_type());
+  }
+  return {tokens, logprobs, target, entropy};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(ead, CUDA, m) { m.impl("sample", &sample_cuda); }
+
+}  // namespace ead::cuda
