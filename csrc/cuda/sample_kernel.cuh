@@ -152,6 +152,7 @@ struct SampleParams {
   float* entropy;            // [batch] or nullptr
   RowState* partials;        // [batch * splits] when splits > 1 (workspace)
   unsigned int* counters;    // [batch] when splits > 1 (workspace, zeroed by launch_sample)
+  unsigned int* row_thr;     // [batch] when splits > 1: shared threshold (ordered bits, 0 = none; zeroed too)
   int64_t chunk;             // entries per block (a multiple of the tile)
   int splits;                // blocks per row
 };
@@ -173,10 +174,9 @@ constexpr int kMinBlocksPerSM = 3;
 // atomic) are then paid once per 32 KB rather than per 16 KB, which keeps them
 // below the time an SM needs to stream its share of the bandwidth.
 constexpr int kMinTilesPerBlock = 2;
-// At most this many blocks share a row. The last block merges the partials with
-// one thread per partial, so kMaxSplits <= kBlock.
+// At most this many blocks share a row. The last block's warp 0 merges the
+// partials, two per lane, so kMaxSplits <= 64.
 constexpr int kMaxSplits = 64;
-static_assert(kMaxSplits <= kBlock, "the last block merges one partial per thread");
 
 template <typename DT>
 constexpr int64_t tile_entries() {
@@ -189,7 +189,7 @@ struct LaunchPlan {
   int64_t chunk;      // entries per block
   int64_t blocks;     // grid size: batch * splits
   size_t workspace_bytes;  // partial states + counters (0 when splits == 1)
-  size_t counters_offset;  // byte offset of the counters in the workspace
+  size_t counters_offset;  // byte offset of the counters (then the row thresholds) in the workspace
 };
 
 // How the work is cut (host side): block size fixed (above), split count from
@@ -228,7 +228,7 @@ inline LaunchPlan plan_launch(int64_t batch, int64_t vocab) {
   if (p.splits > 1) {
     const size_t states = static_cast<size_t>(batch) * p.splits * sizeof(RowState);
     p.counters_offset = (states + 15) / 16 * 16;
-    p.workspace_bytes = p.counters_offset + static_cast<size_t>(batch) * sizeof(unsigned int);
+    p.workspace_bytes = p.counters_offset + 2 * static_cast<size_t>(batch) * sizeof(unsigned int);
   }
   return p;
 }
@@ -296,6 +296,29 @@ struct WarpQueue {
   uint32_t group[kCap];
 };
 
+// The noise threshold shared by the warps of a block (shared memory) and by the
+// blocks of a split row (the workspace): a float as monotone unsigned bits, so that
+// atomicMax keeps the largest. 0 (what the memset leaves) decodes to -inf. Any value
+// published is a lower bound on the row's winning score (some entry's y + kNoiseMin,
+// or a score drawn), so every reader may filter with it, whenever it arrives: the
+// filters stay exact and the draw is the same whatever the timing. Without it each
+// warp filters with the bound of the entries it has read itself, which for LM rows
+// (a few strong tokens in a bulk far below) is far too low: most warps never see the
+// strong tokens of their row and drew the noise of nearly every entry.
+__device__ __forceinline__ unsigned ordered_bits(float f) {
+  const unsigned u = __float_as_uint(f);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+__device__ __forceinline__ float from_ordered_bits(unsigned o) {
+  if (o == 0u) return -INFINITY;
+  return __uint_as_float((o & 0x80000000u) ? (o & 0x7fffffffu) : ~o);
+}
+
+struct SharedThreshold {
+  unsigned* block;  // shared memory, one per block
+  unsigned* row;    // global, one per row; nullptr when the row is not split
+};
+
 // Lane-private running state of a warp's sweep. run_mx (and m) are shared by the
 // warp (max over everything the warp has read) so lane sums add up without rescaling.
 struct LaneState {
@@ -306,7 +329,20 @@ struct LaneState {
   int64_t best_idx;
   float thr;     // lower bound on the row's winning score (warp-uniform)
   bool nan;      // a NaN logit was read (warp-uniform)
+  float published;  // the largest thr this warp has published (warp-uniform)
 };
+
+// Lane 0 publishes the warp's threshold when it grew (shared and, for split rows, global).
+__device__ __forceinline__ void publish_threshold(LaneState& st, const SharedThreshold& sh) {
+  if (st.thr > st.published) {
+    if ((threadIdx.x & 31) == 0) {
+      const unsigned o = ordered_bits(st.thr);
+      atomicMax(sh.block, o);
+      if (sh.row != nullptr) atomicMax(sh.row, o);
+    }
+    st.published = st.thr;
+  }
+}
 
 // Draws the noise of `count` (<= 32) queued groups starting at `first`, one per
 // lane, for the entries that pass filter 2, and updates the lane's best.
@@ -350,7 +386,7 @@ __device__ __forceinline__ void drain_queue(const WarpQueue<DT>& q, int first, i
 template <typename DT, bool kGreedy>
 __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t begin, int64_t n, bool aligned,
                                       float s, bool target, uint64_t seed, uint64_t offset, WarpQueue<DT>& q,
-                                      LaneState& st) {
+                                      LaneState& st, const SharedThreshold& sh) {
   constexpr int kVec = DT::kVec;
   constexpr int kGroups = kVec / 4;
   const int lane = threadIdx.x & 31;
@@ -364,6 +400,16 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = j0 + u * kBlock + threadIdx.x;
       raw[u] = j < nvec ? load_vec<DT>(base, j, n, aligned) : DT::neg_inf_vec();
+    }
+    // The thresholds other warps and blocks have published (read with the loads in
+    // flight; L2 for the row's: other SMs write it).
+    unsigned shared_thr = 0;
+    if (!kGreedy && lane == 0) {
+      shared_thr = *static_cast<volatile unsigned*>(sh.block);
+      if (sh.row != nullptr) {
+        const unsigned r = __ldcg(sh.row);
+        shared_thr = r > shared_thr ? r : shared_thr;
+      }
     }
 
     // Tile max (NaN-propagating), shared by the warp.
@@ -390,18 +436,30 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
       st.m = __fmul_rn(tmx, s);
       if (!kGreedy) st.thr = fmaxf(st.thr, __fadd_rn(st.m, kNoiseMin));
     }
+    if (!kGreedy) {
+      st.thr = fmaxf(st.thr, from_ordered_bits(__shfl_sync(kFullMask, shared_thr, 0)));
+      publish_threshold(st, sh);
+    }
     // Nothing finite read yet: no mass, no candidate. (A tempered row whose every y = x * s
     // read so far is -inf, x * s overflowing negatively, has no possible winner either: the
     // row is flagged when that holds for all of it, as on the CPU. Greedy rows compare x.)
     if (!(st.run_mx > -INFINITY) || (!kGreedy && !(st.m > -INFINITY))) continue;
 
-#pragma unroll
+    // One rolled iteration per loaded vector (the loads above are all in flight already):
+    // unrolled, the candidate compaction and the queue drain (Philox and the logarithms,
+    // the kernel's largest code) would be copied kUnroll times, and the copies overflowed
+    // the instruction cache (ncu on H100: 37 % of warp stalls were "no instruction").
+#pragma unroll 1
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = j0 + u * kBlock + threadIdx.x;
+      // raw[u] by a select chain: a run-time index would put raw in local memory.
+      uint4 v = raw[0];
+#pragma unroll
+      for (int uu = 1; uu < kUnroll; ++uu) v = u == uu ? raw[uu] : v;
       float y[kVec];
 #pragma unroll
       for (int k = 0; k < kVec; ++k) {
-        const float x = DT::unpack(raw[u], k);
+        const float x = DT::unpack(v, k);
         y[k] = __fmul_rn(x, s);
         // Softmax terms as the CPU's sweep_chunk: a = (x - max) * s clamped at -126.
         const float d = __fsub_rn(x, st.run_mx);
@@ -433,8 +491,8 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
           const unsigned mask = __ballot_sync(kFullMask, cand);
           if (cand) {
             const int pos = queued + __popc(mask & lanes_below);
-            q.x[pos] = make_float4(DT::unpack(raw[u], 4 * g), DT::unpack(raw[u], 4 * g + 1),
-                                   DT::unpack(raw[u], 4 * g + 2), DT::unpack(raw[u], 4 * g + 3));
+            q.x[pos] = make_float4(DT::unpack(v, 4 * g), DT::unpack(v, 4 * g + 1),
+                                   DT::unpack(v, 4 * g + 2), DT::unpack(v, 4 * g + 3));
             q.group[pos] = static_cast<uint32_t>((begin + j * kVec) / 4 + g);
           }
           queued += __popc(mask);
@@ -445,6 +503,7 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
             queued -= 32;
             drain_queue<DT>(q, queued, 32, st, s, seed, offset);
           } while (queued >= 32);
+          publish_threshold(st, sh);
           __syncwarp();  // the drained slots are refilled next
         }
       }
@@ -513,7 +572,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSM) sample_kernel(const
   constexpr int kWarps = kThreads / 32;
   __shared__ WarpQueue<DT> queues[kWarps];
   __shared__ RowState warp_states[kWarps];
-  __shared__ bool is_last;
+  __shared__ unsigned block_thr;
 
   const int64_t row = blockIdx.x / p.splits;
   const int split = static_cast<int>(blockIdx.x % p.splits);
@@ -532,54 +591,50 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSM) sample_kernel(const
   const uint64_t seed = static_cast<uint64_t>(p.seeds[row]);
   const uint64_t offset = static_cast<uint64_t>(p.offsets[row]);
 
-  // run_mx, m, S, T, S1, best, best_x, best_idx, thr, nan
-  LaneState st{-INFINITY, -INFINITY, 0.0f, 0.0f, 0.0f, -INFINITY, 0.0f, -1, -INFINITY, false};
+  // run_mx, m, S, T, S1, best, best_x, best_idx, thr, nan, published
+  LaneState st{-INFINITY, -INFINITY, 0.0f, 0.0f, 0.0f, -INFINITY, 0.0f, -1, -INFINITY, false, -INFINITY};
+  if (threadIdx.x == 0) block_thr = 0u;
+  __syncthreads();
+  const SharedThreshold sh{&block_thr, p.row_thr != nullptr ? p.row_thr + row : nullptr};
   if (rs.greedy) {
-    sweep<DT, true>(row_ptr + begin, begin, end - begin, aligned, rs.s, false, seed, offset, queues[warp], st);
+    sweep<DT, true>(row_ptr + begin, begin, end - begin, aligned, rs.s, false, seed, offset, queues[warp], st, sh);
   } else {
     sweep<DT, false>(row_ptr + begin, begin, end - begin, aligned, rs.s, rs.target, seed, offset, queues[warp],
-                     st);
+                     st, sh);
   }
 
-  // Block reduction: lanes by shuffles, then the warps' states in one round.
+  // Block reduction: lanes by shuffles, then the warps' states in one round. From here
+  // on only warp 0 works: the other warps leave at once rather than wait at a barrier
+  // for the split merge (ncu on H100: 16 % of warp stalls were that barrier).
   const RowState ws = warp_state(st);
   if (lane == 0) warp_states[warp] = ws;
   __syncthreads();
-  RowState block_state = empty_state();
-  if (warp == 0) {
-    const RowState w = lane < kWarps ? warp_states[lane] : empty_state();
-    block_state = warp_merge_ordered<kWarps>(w, rs.s);
-  }
+  if (warp != 0) return;
+  const RowState w = lane < kWarps ? warp_states[lane] : empty_state();
+  const RowState block_state = warp_merge_ordered<kWarps>(w, rs.s);
 
   if (p.splits == 1) {
-    if (threadIdx.x == 0) write_result(p, row, block_state, rs.s, false);
+    if (lane == 0) write_result(p, row, block_state, rs.s, false);
     return;
   }
 
-  // Split row: publish the partial; the last block of the row merges them.
-  if (threadIdx.x == 0) {
+  // Split row: publish the partial; the last block of the row to arrive merges them.
+  unsigned prev = 0;
+  if (lane == 0) {
     p.partials[row * p.splits + split] = block_state;
-    __threadfence();
-    const unsigned prev = atomicAdd(&p.counters[row], 1u);
-    is_last = prev == static_cast<unsigned>(p.splits - 1);
+    __threadfence();  // the partial is visible before the count that announces it
+    prev = atomicAdd(&p.counters[row], 1u);
   }
-  __syncthreads();
-  if (!is_last) return;
-  __threadfence();
-  // One partial per thread, merged in vocabulary order: lanes by a shuffle tree,
-  // then the warps' results (kMaxSplits <= kBlock).
-  RowState part = static_cast<int>(threadIdx.x) < p.splits
-                      ? load_state_cg(p.partials + row * p.splits + threadIdx.x)
-                      : empty_state();
+  prev = __shfl_sync(kFullMask, prev, 0);
+  if (prev != static_cast<unsigned>(p.splits - 1)) return;
+  __threadfence();  // acquire: the other blocks' partials are read after their counts
+  // Lane l merges partials l and l + 32 (kMaxSplits <= 64), then the lanes merge in
+  // vocabulary order by a shuffle tree.
+  const RowState* parts = p.partials + row * p.splits;
+  RowState part = lane < p.splits ? load_state_cg(parts + lane) : empty_state();
+  if (lane + 32 < p.splits) part = merge_states_by_index(part, load_state_cg(parts + lane + 32), rs.s);
   part = warp_merge_ordered<32>(part, rs.s);
-  __syncthreads();  // warp_states is reused
-  if (lane == 0) warp_states[warp] = part;
-  __syncthreads();
-  if (warp == 0) {
-    RowState w = lane < kWarps ? warp_states[lane] : empty_state();
-    w = warp_merge_ordered<kWarps>(w, rs.s);
-    if (lane == 0) write_result(p, row, w, rs.s, false);
-  }
+  if (lane == 0) write_result(p, row, part, rs.s, false);
 }
 
 // Launches the op on `stream`: zeroes the counters (when splits > 1) and runs one
@@ -589,7 +644,8 @@ template <typename DT>
 inline cudaError_t launch_sample(const SampleParams& p, const LaunchPlan& plan, cudaStream_t stream) {
   if (p.batch == 0) return cudaSuccess;
   if (plan.splits > 1) {
-    const cudaError_t e = cudaMemsetAsync(p.counters, 0, static_cast<size_t>(p.batch) * sizeof(unsigned int), stream);
+    // counters and row thresholds, adjacent
+    const cudaError_t e = cudaMemsetAsync(p.counters, 0, 2 * static_cast<size_t>(p.batch) * sizeof(unsigned int), stream);
     if (e != cudaSuccess) return e;
   }
 #if defined(EAD_CUDA_EMULATION_ACTIVE)
@@ -609,9 +665,11 @@ inline void attach_workspace(SampleParams& p, const LaunchPlan& plan, void* work
   if (plan.splits > 1) {
     p.partials = static_cast<RowState*>(workspace);
     p.counters = reinterpret_cast<unsigned int*>(static_cast<char*>(workspace) + plan.counters_offset);
+    p.row_thr = p.counters + p.batch;
   } else {
     p.partials = nullptr;
     p.counters = nullptr;
+    p.row_thr = nullptr;
   }
 }
 

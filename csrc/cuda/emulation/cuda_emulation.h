@@ -9,7 +9,8 @@
 // points: warp primitives (__shfl_*_sync, __ballot_sync, __syncwarp) are
 // barriers over the 32 fibers of the warp plus an exchange buffer (they assume
 // the full mask, which is all the kernel uses); __syncthreads is a barrier over
-// the block. Early returns must be block-uniform, as __syncthreads requires.
+// the block. Early returns must be warp-uniform, and block-uniform before a
+// __syncthreads, as on a GPU.
 // __shared__ variables become function statics: one copy, which is right as
 // blocks run one at a time. One OS thread, deterministic, light on a shared
 // machine. Memory-model details (fences, L1 bypass) are not emulated: this
@@ -181,6 +182,7 @@ inline void launch(unsigned grid, unsigned block, const std::function<void()>& b
 
 inline float __uint_as_float(unsigned u) { return std::bit_cast<float>(u); }
 inline float __int_as_float(int i) { return std::bit_cast<float>(i); }
+inline unsigned __float_as_uint(float f) { return std::bit_cast<unsigned>(f); }
 inline int __popc(unsigned v) { return __builtin_popcount(v); }
 // Round-to-nearest arithmetic that nvcc never contracts into an FMA; the emulation
 // build uses -ffp-contract=off, so plain operators round once each here too.
@@ -191,6 +193,10 @@ inline float __fsub_rn(float a, float b) { return a - b; }
 template <typename T>
 T __shfl_xor_sync(unsigned /*mask*/, T v, int lane_mask) {
   return ead_emu::exchange(v, (ead_emu::thread_idx.x % 32) ^ static_cast<unsigned>(lane_mask));
+}
+template <typename T>
+T __shfl_sync(unsigned /*mask*/, T v, int src_lane) {
+  return ead_emu::exchange(v, static_cast<unsigned>(src_lane) % 32);
 }
 template <typename T>
 T __shfl_down_sync(unsigned /*mask*/, T v, unsigned delta) {
@@ -212,6 +218,13 @@ inline void __syncthreads() {
 }
 inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline unsigned atomicAdd(unsigned* p, unsigned v) { return std::atomic_ref<unsigned>(*p).fetch_add(v); }
+inline unsigned atomicMax(unsigned* p, unsigned v) {
+  std::atomic_ref<unsigned> a(*p);
+  unsigned old = a.load();
+  while (old < v && !a.compare_exchange_weak(old, v)) {
+  }
+  return old;
+}
 template <typename T>
 T __ldcs(const T* p) {
   return *p;
