@@ -1,4 +1,5 @@
-"""The `ead-ext` command: `info`, `demo`, `schedule` (and the integrations' commands)."""
+"""The `ead-ext` command: `info`, `demo`, `schedule`, `eval` (EAD vs fixed temperatures through vLLM),
+`generate` (EAD rollouts through vLLM, per-position report)."""
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,19 @@ def _demo(argv) -> int:
     return main(argv)
 
 
-COMMANDS = {"info": _info, "demo": _demo, "schedule": _schedule}
+def _eval(argv) -> int:
+    from .evaluate import main
+
+    return main(argv)
+
+
+def _generate(argv) -> int:
+    from .generate import main
+
+    return main(argv)
+
+
+COMMANDS = {"info": _info, "demo": _demo, "schedule": _schedule, "eval": _eval, "generate": _generate}
 
 
 def main(argv=None) -> int:

@@ -21,5 +21,12 @@ from importlib.resources import files
 verl_dir = files("ead_ext.integrations") / "verl"
 for name in ["config/ead_dapo.yaml", "config/ead_common.yaml", "recipes/run_ead.sh", "recipes/prepare_math.py"]:
     assert (verl_dir / name).is_file(), f"missing from the wheel: ead_ext/integrations/verl/{name}"
+# the embedded default model of `ead-ext eval` (ead_ext/assets/tiny_arith) and the task package
+from ead_ext.tiny_model import default_model_path
+from ead_ext.tasks import arithmetic
+model_dir = default_model_path(build=False)  # raises if the checkpoint did not ship
+for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]:
+    assert (model_dir / name).is_file(), f"missing from the wheel: ead_ext/assets/tiny_arith/{name}"
+assert arithmetic.reward(arithmetic.make_problem(12, 34, "+").solution, "46") == 1.0
 print("packaging check: pip install . gives a working compiled op:", info)
 PY

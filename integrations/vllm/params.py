@@ -1,0 +1,162 @@
+"""The per-request EAD arguments: ``SamplingParams(extra_args={"ead": {...}})``, parsed and validated.
+
+No vLLM import here: the verl side and the tests use it without an engine.
+
+The ``"ead"`` entry is a dict (JSON object over HTTP, sent as ``vllm_xargs`` or ``extra_args``)
+holding any of
+
+================  =======  ==========================================================
+key               type     meaning
+================  =======  ==========================================================
+``preset``        str      ``"small"`` (the paper's <= 2B defaults) or ``"large"``
+                           (tau_min 0.8, 7B+); the base the other keys override.
+                           Default: ``"small"`` (= ``Schedule()``).
+``tau_max``       number   peak temperature after the cutoff (1.2)
+``tau_min``       number   floor of the annealed temperature (0.1)
+``d0``            number   decay at training step 0 (25)
+``growth``        number   decay increase per global training step (5)
+``cap``           number   upper bound of the decay (40000)
+``cutoff``        int      leading tokens sampled at tau = 1 (10)
+``token_scale``   number   k in exp(t / (k * d_s)) (20, the released code)
+``step``          int      global training step s >= 0: d_s = min(d0 + growth * s, cap)
+                           (default 0)
+``decay``         number   an explicit d_s > 0, instead of ``step`` (not both)
+================  =======  ==========================================================
+
+``"ead": true`` means the default schedule, ``"ead": "large"`` a preset; ``"ead": null``,
+``false`` or no entry mean a plain (stock) request.
+
+Over HTTP, vLLM's ``vllm_xargs`` holds only flat values (str, int, float, lists of them), so the
+same fields travel either as one JSON string, ``"vllm_xargs": {"ead": "{\"tau_min\": 0.1, \"step\": 3}"}``,
+or as flat keys ``"vllm_xargs": {"ead.tau_min": 0.1, "ead.step": 3}`` (any ``ead.<field>`` key turns
+EAD on; ``{"ead.preset": "small"}`` for the defaults). Anything else (an unknown key, a wrong
+type, an invalid schedule) is an :class:`EADParamsError` naming the field.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from ead_ext.schedule import PRESETS, Schedule
+
+__all__ = ["EAD_KEY", "EADParams", "EADParamsError", "parse_ead_args", "ALLOWED_KEYS"]
+
+#: key of the EAD entry in ``SamplingParams.extra_args``
+EAD_KEY = "ead"
+_SCHEDULE_KEYS = ("tau_max", "tau_min", "d0", "growth", "cap", "cutoff", "token_scale")
+_FLAT_PREFIX = EAD_KEY + "."
+ALLOWED_KEYS = ("preset",) + _SCHEDULE_KEYS + ("step", "decay")
+
+
+class EADParamsError(ValueError):
+    """A request's ``extra_args["ead"]`` is invalid (a ValueError: vLLM answers HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class EADParams:
+    """One request's EAD schedule, resolved: ``tau(t)`` uses ``decay`` (= d_s) directly."""
+
+    schedule: Schedule
+    decay: float  # d_s: schedule.at_step(step), or the explicit "decay"
+    step: Optional[int]
+
+    def temperature(self, positions):
+        """tau_t (float32 tensor) for 0-based output positions, as the sampler computes it."""
+        import torch
+
+        from ead_ext.schedule import schedule_temperature
+
+        s = self.schedule
+        return schedule_temperature(torch.as_tensor(positions), s.tau_max, s.tau_min, self.decay, s.cutoff,
+                                    s.token_scale)
+
+
+def _err(msg: str) -> EADParamsError:
+    return EADParamsError(f"extra_args['ead']: {msg}")
+
+
+def parse_ead_args(extra_args: Optional[Mapping[str, Any]]) -> Optional[EADParams]:
+    """The EAD parameters of a request's ``extra_args``, or None for a plain request.
+
+    Raises :class:`EADParamsError` (a ValueError) naming the offending field.
+    """
+    if not extra_args:
+        return None
+    if not isinstance(extra_args, Mapping):
+        raise EADParamsError(f"extra_args must be a dict, got {type(extra_args).__name__}")
+    raw = extra_args.get(EAD_KEY)
+    flat = {k[len(_FLAT_PREFIX):]: v for k, v in extra_args.items()
+            if isinstance(k, str) and k.startswith(_FLAT_PREFIX)}
+    if flat:
+        if raw is not None:
+            raise _err(f"give the EAD fields either in '{EAD_KEY}' or as flat '{_FLAT_PREFIX}<field>' keys, not both")
+        raw = flat
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("{"):
+            try:
+                raw = json.loads(text)
+            except ValueError as e:
+                raise _err(f"not a valid JSON object: {e}") from None
+            if not isinstance(raw, Mapping):
+                raise _err("the JSON text must be an object")
+        elif text.lower() in ("true", "1", "on", "yes"):
+            raw = {}
+        else:
+            raw = {"preset": text}
+    elif not isinstance(raw, Mapping):
+        raise _err(f"must be a dict of schedule fields (or true, or a preset name), got {type(raw).__name__}")
+
+    unknown = sorted(k for k in raw if k not in ALLOWED_KEYS)
+    if unknown:
+        raise _err(f"unknown field(s) {unknown}; allowed: {list(ALLOWED_KEYS)}")
+
+    preset = raw.get("preset", "small")
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise _err(f"field 'preset' must be one of {sorted(PRESETS)}, got {preset!r}")
+    base = PRESETS[preset]
+
+    changes = {}
+    for key in _SCHEDULE_KEYS:
+        if key not in raw:
+            continue
+        v = raw[key]
+        if key == "cutoff":
+            # JSON clients may send 10.0 for 10: accept integral floats, nothing else.
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise _err(f"field 'cutoff' must be an int, got {type(v).__name__} {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _err(f"field '{key}' must be a number, got {type(v).__name__} {v!r}")
+        else:
+            v = float(v)
+        changes[key] = v
+    try:
+        schedule = base.replace(**changes) if changes else base
+    except (TypeError, ValueError) as e:
+        raise _err(f"invalid schedule: {e}") from None
+
+    step = raw.get("step")
+    decay = raw.get("decay")
+    if step is not None and decay is not None:
+        raise _err("give either field 'step' (decay from the schedule) or field 'decay' (explicit d_s), not both")
+    if decay is not None:
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)):
+            raise _err(f"field 'decay' must be a number, got {type(decay).__name__} {decay!r}")
+        if not (math.isfinite(decay) and decay > 0):
+            raise _err(f"field 'decay' must be a finite number > 0, got {decay!r}")
+        return EADParams(schedule, float(decay), None)
+    if step is None:
+        step = 0
+    if isinstance(step, float) and step.is_integer():
+        step = int(step)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise _err(f"field 'step' must be an int >= 0, got {type(step).__name__} {step!r}")
+    return EADParams(schedule, schedule.at_step(step), step)

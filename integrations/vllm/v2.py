@@ -1,0 +1,193 @@
+"""EAD for vLLM's newer GPU model runner (``vllm/v1/worker/gpu``, "Model Runner V2", the GPU default
+of vLLM 0.32/0.33; ``VLLM_USE_V2_MODEL_RUNNER=0`` switches GPUs back to the V1 runner of :mod:`.v1`).
+
+Written against the vllm 0.32.0 sources (``vllm/v1/worker/gpu/sample/sampler.py``,
+``.../sample/states.py``, ``.../sample/logits_processor/{interface,loader}.py``). NOT TESTED ON A
+GPU: the CPU build always runs the V1 runner and the GPU wheel cannot be installed here. Its
+host-side pieces (state processor, per-row temperature) are exercised on the CPU by
+``python_tests/test_vllm_v2_unit.py``.
+
+* :class:`EADLogitsProcessorV2` (the V2 ``LogitsProcessor`` interface): per request *slot* the
+  resolved schedule, staged on the host in ``add_request`` and flushed to the device once per step in
+  ``apply_staged_writes``; ``validate_params`` rejects bad ``extra_args["ead"]`` at admission.
+  It declines every request in ``add_request`` (returns False: it never edits logits).
+* :class:`EADSamplerV2` (subclass of the V2 ``Sampler``) overrides ``sample``: with no EAD row in
+  the step it is the stock method. Otherwise the output position of each logits row is computed on
+  the device as ``pos + 1 - prompt_len[slot]`` and tau_t from the slot's schedule (no host sync), and
+
+  - every row EAD and no top-k/top-p in the step: the fused ``ead.sample`` op draws all rows from the
+    (possibly bf16) logits in one read, keyed by vLLM's own per-slot seed (the request's ``seed``, or
+    the random one vLLM drew) and the output position; the processed logits handed back for
+    processed log-probs are ``logits / tau_t``;
+  - otherwise (plain rows in the step, top-k/top-p): the EAD rows' logits are divided by tau_t and
+    vLLM's own ``_sample_random`` (its Gumbel sampler keyed by seed and position) draws every row, so
+    plain rows are sampled exactly as stock.
+
+  vLLM's ``__call__`` then computes log-probs from what ``sample`` returned: behaviour log-probs at
+  tau_t in ``processed_logprobs`` mode.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import numpy as np
+import torch
+from vllm.config.model import PROCESSED_LOGPROBS_MODES
+from vllm.v1.worker.gpu.sample.logits_processor.interface import LogitsProcessor as V2LogitsProcessor
+from vllm.v1.worker.gpu.sample.sampler import Sampler as V2Sampler
+
+import ead_ext  # noqa: F401  (loads torch.ops.ead)
+from ead_ext import reference
+from ead_ext._ops import has_compiled_op
+
+from .v1 import validate_sampling_params
+
+__all__ = ["EADLogitsProcessorV2", "EADSamplerV2", "install", "row_temperatures"]
+
+logger = logging.getLogger("ead_ext.integrations.vllm")
+
+# columns of the per-slot parameter table
+_TAU_MAX, _TAU_MIN, _DECAY, _CUTOFF, _SCALE, _IS_EAD = range(6)
+
+
+def row_temperatures(table: torch.Tensor, slots: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """tau_t per logits row (float32; 1.0 for non-EAD rows), on the table's device, no host sync.
+
+    ``table`` [max_num_reqs, 6] float64 (tau_max, tau_min, decay, cutoff, token_scale, is_ead),
+    ``slots`` [N] request slot of each row, ``t`` [N] 0-based output position of the token sampled.
+    Same float64 formula, rounded once to float32, as ``ead_ext.Schedule.temperature``.
+    """
+    p = table.index_select(0, slots)
+    td = t.to(torch.float64).clamp_min(0)
+    tau = (1.0 + p[:, _TAU_MAX]) - torch.exp(td / (p[:, _SCALE] * p[:, _DECAY]))
+    tau = torch.maximum(tau, p[:, _TAU_MIN])
+    tau = torch.where(td < p[:, _CUTOFF], torch.ones_like(tau), tau)
+    tau = torch.where(p[:, _IS_EAD] > 0, tau, torch.ones_like(tau))
+    return tau.to(torch.float32)
+
+
+class EADLogitsProcessorV2(V2LogitsProcessor):
+    """Per-slot EAD state for the V2 runner (see the module docstring). Never edits logits."""
+
+    def __init__(self, vllm_config, req_states):
+        self.device = req_states.device
+        n = req_states.max_num_reqs
+        self.table_np = np.zeros((n, 6), dtype=np.float64)
+        self.table_np[:, _DECAY] = 1.0
+        self.table_np[:, _SCALE] = 1.0
+        self.table = torch.from_numpy(self.table_np.copy()).to(self.device)
+        self.is_ead_np = np.zeros(n, dtype=bool)
+        self._dirty = False
+
+    @classmethod
+    def validate_params(cls, sampling_params) -> None:
+        validate_sampling_params(sampling_params)
+
+    def add_request(self, req_idx: int, sampling_params) -> bool:
+        ead = validate_sampling_params(sampling_params)
+        row = self.table_np[req_idx]
+        if ead is None:
+            row[:] = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0)
+            self.is_ead_np[req_idx] = False
+        else:
+            s = ead.schedule
+            row[:] = (s.tau_max, s.tau_min, ead.decay, s.cutoff, s.token_scale, 1.0)
+            self.is_ead_np[req_idx] = True
+        self._dirty = True
+        return False  # never edits logits: the sampler reads the table
+
+    def apply_staged_writes(self) -> None:
+        if self._dirty:
+            self.table.copy_(torch.from_numpy(self.table_np), non_blocking=False)
+            self._dirty = False
+
+    def apply(self, logits, ctx):
+        return logits
+
+
+class EADSamplerV2(V2Sampler):
+    """The V2 runner's ``Sampler`` with EAD rows drawn at tau_t (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._ead = next((p for p in self.logits_processors if isinstance(p, EADLogitsProcessorV2)), None)
+        self._warned_raw = False
+
+    def sample(self, logits, expanded_idx_mapping, idx_mapping, idx_mapping_np, pos, input_ids,
+               expanded_local_pos, seq_lens_upper_bound_np, return_logprobs: bool = False):
+        ead = self._ead
+        if ead is None or not ead.is_ead_np[idx_mapping_np].any():
+            return super().sample(logits, expanded_idx_mapping, idx_mapping, idx_mapping_np, pos, input_ids,
+                                  expanded_local_pos, seq_lens_upper_bound_np, return_logprobs)
+        if return_logprobs and self.logprobs_mode not in PROCESSED_LOGPROBS_MODES and not self._warned_raw:
+            self._warned_raw = True
+            logger.warning("EAD requests asked for log-probs under logprobs_mode=%r: they are taken at tau = 1, "
+                           "not at the EAD temperature. Use logprobs_mode='processed_logprobs' for TIS.",
+                           self.logprobs_mode)
+
+        slots = expanded_idx_mapping
+        prompt_len = self.req_states.prompt_len.gpu.index_select(0, slots).to(torch.int64)
+        t = pos.to(torch.int64) + 1 - prompt_len  # 0-based output position of the sampled token
+        tau = row_temperatures(ead.table, slots, t)
+
+        processed = self.apply_sampling_params(logits, expanded_idx_mapping, idx_mapping, idx_mapping_np, pos,
+                                               input_ids, expanded_local_pos, seq_lens_upper_bound_np,
+                                               skip_top_k_top_p=True)
+        top_k, top_p = self.sampling_states.get_top_k_top_p(expanded_idx_mapping, idx_mapping_np)
+        all_ead = bool(ead.is_ead_np[idx_mapping_np].all())
+
+        if all_ead and top_k is None and top_p is None:
+            seeds = self.sampling_states.seeds.gpu.index_select(0, slots)
+            x = processed if processed.is_contiguous() else processed.contiguous()
+            if has_compiled_op(x.device.type):
+                tokens, _, _, _ = torch.ops.ead.sample(x, tau, None, seeds, t.clamp_min(0), 1.0, 1.0, 1.0, 0, 1.0,
+                                                       False, False)
+            else:
+                tokens, _, _, _ = reference.sample(x, tau, None, seeds, t.clamp_min(0), 1.0, 1.0, 1.0, 0, 1.0,
+                                                   False, False)
+            tokens = tokens.clamp_min(0)  # flagged rows (NaN logits): token 0, as vLLM's NaN counter reports
+            if return_logprobs and self.logprobs_mode in PROCESSED_LOGPROBS_MODES:
+                out = x.to(torch.float32).div(tau.unsqueeze(1))
+            else:
+                out = processed
+            return tokens, out
+
+        # vLLM's own sampling with the EAD rows at tau_t (plain rows: division by 1.0, exact).
+        if processed is logits or processed.dtype != torch.float32:
+            processed = torch.empty_like(logits, dtype=torch.float32).copy_(logits if processed is logits
+                                                                            else processed)
+        processed.div_(tau.unsqueeze(1))
+        return self._sample_random(processed, expanded_idx_mapping, idx_mapping_np, pos, top_k, top_p,
+                                   use_fused_sampler=False)
+
+
+def _add_v2_plugin_logitsproc(cls) -> None:
+    import vllm.v1.worker.gpu.sample.logits_processor.loader as loader
+
+    orig = loader._load_v2_logitsprocs_plugins
+    if getattr(orig, "_ead_wrapped", None) is cls:
+        return
+
+    def _load_v2_logitsprocs_plugins():
+        classes = orig()
+        return classes if cls in classes else classes + [cls]
+
+    _load_v2_logitsprocs_plugins._ead_wrapped = cls
+    loader._load_v2_logitsprocs_plugins = _load_v2_logitsprocs_plugins
+    cache = getattr(loader, "_cached_load_v2_logitsprocs", None)
+    if cache is not None and hasattr(cache, "cache_clear"):
+        cache.cache_clear()
+
+
+def install() -> None:
+    """Rebinds the V2 runner's ``Sampler`` and adds the V2 state processor to its plugin loader."""
+    import sys
+
+    import vllm.v1.worker.gpu.sample.sampler as sampler_mod
+
+    _add_v2_plugin_logitsproc(EADLogitsProcessorV2)
+    sampler_mod.Sampler = EADSamplerV2
+    runner = sys.modules.get("vllm.v1.worker.gpu.model_runner")
+    if runner is not None and getattr(runner, "Sampler", None) is not EADSamplerV2:
+        runner.Sampler = EADSamplerV2

