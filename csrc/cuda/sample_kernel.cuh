@@ -20,9 +20,12 @@
 //
 // Noise is drawn only where a draw can win, exactly (see sampling_math.h):
 //  * filter 1, per Philox group of 4 entries: the group is a candidate only if
-//    some y + kNoiseMax reaches thr, the warp's running lower bound on the
-//    winning score (max of the best score found and of m + kNoiseMin, m the
-//    running max of y). Candidate groups are compacted into a per-warp queue in
+//    some y + kNoiseMax reaches thr, a lower bound on the row's winning score
+//    (the max of the best score found and of m + kNoiseMin, m the max of y read).
+//    thr is shared: each tile, every warp publishes its bound, the block meets at
+//    one barrier, and each warp takes the largest bound of the block and of the
+//    row's other blocks (SharedThreshold), so that the few strong tokens of an LM
+//    row rule out its bulk in every warp. Candidate groups are compacted into a per-warp queue in
 //    shared memory (ballot + popc), and the Philox generator runs on 32 queued
 //    groups at a time, one per lane: its cost follows the number of candidate
 //    groups, not the number of warps that hold one.
@@ -159,11 +162,12 @@ struct SampleParams {
 
 // Block size and loads in flight. 256 threads (8 warps) with 4 x 16-byte loads
 // each: one block iteration ("tile") reads 16 KB of logits (4096 fp32 or 8192
-// bf16/fp16 entries). At the ~80 registers the kernel needs, 3 blocks fit an SM:
-// 48 KB of loads in flight per SM, above the ~20-25 KB that the DRAM latency
-// times the per-SM bandwidth asks for (H100: 3 TB/s / 132 SMs x ~1 us). Larger
-// blocks would only lengthen the block reduction; fewer loads per thread would
-// cut the bytes in flight.
+// bf16/fp16 entries), all in registers before any noise is drawn, so that the
+// block first agrees on its noise threshold (one barrier a tile, see sweep). At
+// the ~80 registers the kernel needs, 3 blocks fit an SM: 48 KB of loads in flight
+// per SM, above the ~20-25 KB that the DRAM latency times the per-SM bandwidth
+// asks for (H100: 3 TB/s / 132 SMs x ~1 us). (Measured on an H100: 8 loads a
+// thread at 2 blocks per SM ran bf16 rows 25 % slower, fp32 rows 12 % faster.)
 constexpr int kBlock = 256;
 constexpr int kUnroll = 4;
 // Register budget: 3 resident blocks per SM (<= 80 registers a thread), what
@@ -171,8 +175,7 @@ constexpr int kUnroll = 4;
 constexpr int kMinBlocksPerSM = 3;
 // A block sweeps at least this many tiles: its fixed costs (the block
 // reduction, ~1 us, and with split rows the partial-state store, fence and
-// atomic) are then paid once per 32 KB rather than per 16 KB, which keeps them
-// below the time an SM needs to stream its share of the bandwidth.
+// atomic) are then paid once per 32 KB rather than per 16 KB.
 constexpr int kMinTilesPerBlock = 2;
 // At most this many blocks share a row. The last block's warp 0 merges the
 // partials, two per lane, so kMaxSplits <= 64.
@@ -207,10 +210,8 @@ struct LaunchPlan {
 //   splits = ceil(V / chunk)
 // V = 151,936 (Qwen): 10 blocks per row in bf16/fp16 (chunk 16,384), 19 in fp32
 // (chunk 8,192); V = 32,000 (Llama 2): 2 in bf16, 4 in fp32; V = 256,000: 16 /
-// 32. So B = 1 spreads its row over 10-19 SMs, each with two 16 KB tiles: at
-// that size the op is bound by DRAM latency and the merge, not by bandwidth,
-// and more, smaller blocks would not shorten it much; from B of about 16 on,
-// B x splits exceeds the 132 SMs x 3 resident blocks and every SM streams.
+// 32. So B = 1 spreads its row over 10-19 SMs, each with two 16 KB tiles; from B
+// of about 16 on, B x splits exceeds the 132 SMs x 3 resident blocks.
 // Rows that fit one chunk (V <= 16,384 bf16 / 8,192 fp32) take one block each
 // and no workspace. Very large vocabularies grow the chunk, not the split count.
 template <typename DT>
@@ -329,18 +330,15 @@ struct LaneState {
   int64_t best_idx;
   float thr;     // lower bound on the row's winning score (warp-uniform)
   bool nan;      // a NaN logit was read (warp-uniform)
-  float published;  // the largest thr this warp has published (warp-uniform)
 };
 
-// Lane 0 publishes the warp's threshold when it grew (shared and, for split rows, global).
-__device__ __forceinline__ void publish_threshold(LaneState& st, const SharedThreshold& sh) {
-  if (st.thr > st.published) {
-    if ((threadIdx.x & 31) == 0) {
-      const unsigned o = ordered_bits(st.thr);
-      atomicMax(sh.block, o);
-      if (sh.row != nullptr) atomicMax(sh.row, o);
-    }
-    st.published = st.thr;
+// Lane 0 publishes the warp's threshold (shared and, for split rows, global). Not
+// tracked per warp (a register the loads need): a few atomics a tile.
+__device__ __forceinline__ void publish_threshold(const LaneState& st, const SharedThreshold& sh) {
+  if ((threadIdx.x & 31) == 0 && st.thr > -INFINITY) {
+    const unsigned o = ordered_bits(st.thr);
+    atomicMax(sh.block, o);
+    if (sh.row != nullptr) atomicMax(sh.row, o);
   }
 }
 
@@ -391,27 +389,18 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
   constexpr int kGroups = kVec / 4;
   const int lane = threadIdx.x & 31;
   const unsigned lanes_below = (1u << lane) - 1u;
-  const int64_t nvec = (n + kVec - 1) / kVec;
+  // 32-bit vector indices (a block's range is < 2^31 entries, V <= INT32_MAX): 64-bit
+  // ones cost the registers that kept the kernel from spilling at 80.
+  const int nvec = static_cast<int>((n + kVec - 1) / kVec);
   int queued = 0;  // warp-uniform
 
-  for (int64_t j0 = 0; j0 < nvec; j0 += static_cast<int64_t>(kUnroll) * kBlock) {
+  for (int j0 = 0; j0 < nvec; j0 += kUnroll * kBlock) {
     uint4 raw[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int64_t j = j0 + u * kBlock + threadIdx.x;
+      const int j = j0 + u * kBlock + static_cast<int>(threadIdx.x);
       raw[u] = j < nvec ? load_vec<DT>(base, j, n, aligned) : DT::neg_inf_vec();
     }
-    // The thresholds other warps and blocks have published (read with the loads in
-    // flight; L2 for the row's: other SMs write it).
-    unsigned shared_thr = 0;
-    if (!kGreedy && lane == 0) {
-      shared_thr = *static_cast<volatile unsigned*>(sh.block);
-      if (sh.row != nullptr) {
-        const unsigned r = __ldcg(sh.row);
-        shared_thr = r > shared_thr ? r : shared_thr;
-      }
-    }
-
     // Tile max (NaN-propagating), shared by the warp.
     float lmx = -INFINITY;
 #pragma unroll
@@ -420,11 +409,10 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
       for (int k = 0; k < kVec; ++k) lmx = max_nan(lmx, DT::unpack(raw[u], k));
     }
     const float tmx = warp_max_nan(lmx);
-    if (tmx != tmx) {  // a NaN: the row is flagged, its statistics do not matter
-      st.nan = true;
-      break;
-    }
-    if (tmx > st.run_mx) {
+    // A NaN flags the row (its statistics do not matter); the warp keeps looping without
+    // work, as the barrier below must be reached by every warp of the block.
+    if (tmx != tmx) st.nan = true;
+    if (!st.nan && tmx > st.run_mx) {
       // Move the lane's sums to the new max, by merge_states' rule (shared).
       const float dx = __fsub_rn(st.run_mx, tmx);  // -inf while nothing finite was read (S == 0)
       rescale_sums(__fmul_rn(dx, s), st.S, st.T, st.S, st.T);
@@ -437,9 +425,23 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
       if (!kGreedy) st.thr = fmaxf(st.thr, __fadd_rn(st.m, kNoiseMin));
     }
     if (!kGreedy) {
+      // Every warp publishes its bound from this tile, the block waits for all of them
+      // and for what the row's other blocks have published meanwhile (they run at the
+      // same time), and then filters with the largest: the bound of the strongest
+      // entries of the block, and usually of the row, before any noise is drawn.
+      if (!st.nan) publish_threshold(st, sh);
+      __syncthreads();
+      unsigned shared_thr = 0;
+      if (lane == 0) {
+        shared_thr = *static_cast<volatile unsigned*>(sh.block);
+        if (sh.row != nullptr) {
+          const unsigned r = __ldcg(sh.row);
+          shared_thr = r > shared_thr ? r : shared_thr;
+        }
+      }
       st.thr = fmaxf(st.thr, from_ordered_bits(__shfl_sync(kFullMask, shared_thr, 0)));
-      publish_threshold(st, sh);
     }
+    if (st.nan) continue;
     // Nothing finite read yet: no mass, no candidate. (A tempered row whose every y = x * s
     // read so far is -inf, x * s overflowing negatively, has no possible winner either: the
     // row is flagged when that holds for all of it, as on the CPU. Greedy rows compare x.)
@@ -451,7 +453,7 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
     // the instruction cache (ncu on H100: 37 % of warp stalls were "no instruction").
 #pragma unroll 1
     for (int u = 0; u < kUnroll; ++u) {
-      const int64_t j = j0 + u * kBlock + threadIdx.x;
+      const int j = j0 + u * kBlock + static_cast<int>(threadIdx.x);
       // raw[u] by a select chain: a run-time index would put raw in local memory.
       uint4 v = raw[0];
 #pragma unroll
@@ -471,7 +473,7 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
         // (Each lane adds its terms one by one: kMinTilesPerBlock x kUnroll x kVec = 64
         // (bf16/fp16) or 32 (fp32) of them up to V ~ 1M, the chunk growing only beyond;
         // lanes, warps and splits then merge as trees. A per-vector tree sum, like the
-        // CPU's per-block one, would spill registers at 3 blocks per SM.)
+        // CPU's per-block one, would cost registers the loads need.)
         if (kGreedy) {
           const int64_t idx = begin + j * kVec + k;
           if (x > st.best) {  // increasing index within a lane: strict keeps the first
@@ -503,7 +505,6 @@ __device__ __forceinline__ void sweep(const typename DT::storage* base, int64_t 
             queued -= 32;
             drain_queue<DT>(q, queued, 32, st, s, seed, offset);
           } while (queued >= 32);
-          publish_threshold(st, sh);
           __syncwarp();  // the drained slots are refilled next
         }
       }
@@ -591,8 +592,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSM) sample_kernel(const
   const uint64_t seed = static_cast<uint64_t>(p.seeds[row]);
   const uint64_t offset = static_cast<uint64_t>(p.offsets[row]);
 
-  // run_mx, m, S, T, S1, best, best_x, best_idx, thr, nan, published
-  LaneState st{-INFINITY, -INFINITY, 0.0f, 0.0f, 0.0f, -INFINITY, 0.0f, -1, -INFINITY, false, -INFINITY};
+  // run_mx, m, S, T, S1, best, best_x, best_idx, thr, nan
+  LaneState st{-INFINITY, -INFINITY, 0.0f, 0.0f, 0.0f, -INFINITY, 0.0f, -1, -INFINITY, false};
   if (threadIdx.x == 0) block_thr = 0u;
   __syncthreads();
   const SharedThreshold sh{&block_thr, p.row_thr != nullptr ? p.row_thr + row : nullptr};
