@@ -73,24 +73,39 @@ def check_version() -> str:
     return text
 
 
-def _add_plugin_logitsproc(cls) -> None:
-    """Makes vLLM's loader of plugin logits processors (admission checks + runner) include ``cls``."""
-    import vllm.v1.sample.logits_processor as lp_mod
-
-    orig = lp_mod._load_logitsprocs_plugins
+def add_to_plugin_loader(module, loader_name: str, cache_name: str, cls) -> None:
+    """Makes vLLM's loader of plugin logits processors, ``module.<loader_name>`` (which feeds the
+    admission checks and the runner), include ``cls``; clears its cached result ``module.<cache_name>``.
+    Used for the V1 runner's loader and the V2 runner's (same pattern, different names)."""
+    orig = getattr(module, loader_name)
     if getattr(orig, "_ead_wrapped", None) is cls:
         return
 
-    def _load_logitsprocs_plugins():
+    def load_with_ead():
         classes = orig()
         return classes if cls in classes else classes + [cls]
 
-    _load_logitsprocs_plugins._ead_wrapped = cls
-    _load_logitsprocs_plugins._ead_orig = orig
-    lp_mod._load_logitsprocs_plugins = _load_logitsprocs_plugins
-    cache = getattr(lp_mod, "cached_load_custom_logitsprocs", None)
+    load_with_ead._ead_wrapped = cls
+    load_with_ead.__name__ = loader_name
+    setattr(module, loader_name, load_with_ead)
+    cache = getattr(module, cache_name, None)
     if cache is not None and hasattr(cache, "cache_clear"):
         cache.cache_clear()
+
+
+def swap_sampler(sampler_module, runner_module_name: str, sampler_cls) -> None:
+    """Rebinds ``Sampler`` in vLLM's sampler module, and in its model runner module when that is
+    already imported (the runner binds the name at import)."""
+    sampler_module.Sampler = sampler_cls
+    runner = sys.modules.get(runner_module_name)
+    if runner is not None and getattr(runner, "Sampler", None) is not sampler_cls:
+        runner.Sampler = sampler_cls
+
+
+def _add_plugin_logitsproc(cls) -> None:
+    import vllm.v1.sample.logits_processor as lp_mod
+
+    add_to_plugin_loader(lp_mod, "_load_logitsprocs_plugins", "cached_load_custom_logitsprocs", cls)
 
 
 def _install_v1() -> None:
@@ -99,11 +114,7 @@ def _install_v1() -> None:
     from .v1 import EADLogitsProcessor, EADSampler
 
     _add_plugin_logitsproc(EADLogitsProcessor)
-    sampler_mod.Sampler = EADSampler
-    # The runner binds the name at import: rebind it there too when it is already imported.
-    runner = sys.modules.get("vllm.v1.worker.gpu_model_runner")
-    if runner is not None and getattr(runner, "Sampler", None) is not EADSampler:
-        runner.Sampler = EADSampler
+    swap_sampler(sampler_mod, "vllm.v1.worker.gpu_model_runner", EADSampler)
 
 
 def _install_v2() -> None:

@@ -162,32 +162,13 @@ class EADSamplerV2(V2Sampler):
                                    use_fused_sampler=False)
 
 
-def _add_v2_plugin_logitsproc(cls) -> None:
-    import vllm.v1.worker.gpu.sample.logits_processor.loader as loader
-
-    orig = loader._load_v2_logitsprocs_plugins
-    if getattr(orig, "_ead_wrapped", None) is cls:
-        return
-
-    def _load_v2_logitsprocs_plugins():
-        classes = orig()
-        return classes if cls in classes else classes + [cls]
-
-    _load_v2_logitsprocs_plugins._ead_wrapped = cls
-    loader._load_v2_logitsprocs_plugins = _load_v2_logitsprocs_plugins
-    cache = getattr(loader, "_cached_load_v2_logitsprocs", None)
-    if cache is not None and hasattr(cache, "cache_clear"):
-        cache.cache_clear()
-
-
 def install() -> None:
     """Rebinds the V2 runner's ``Sampler`` and adds the V2 state processor to its plugin loader."""
-    import sys
-
+    import vllm.v1.worker.gpu.sample.logits_processor.loader as loader
     import vllm.v1.worker.gpu.sample.sampler as sampler_mod
 
-    _add_v2_plugin_logitsproc(EADLogitsProcessorV2)
-    sampler_mod.Sampler = EADSamplerV2
-    runner = sys.modules.get("vllm.v1.worker.gpu.model_runner")
-    if runner is not None and getattr(runner, "Sampler", None) is not EADSamplerV2:
-        runner.Sampler = EADSamplerV2
+    from .plugin import add_to_plugin_loader, swap_sampler
+
+    add_to_plugin_loader(loader, "_load_v2_logitsprocs_plugins", "_cached_load_v2_logitsprocs",
+                         EADLogitsProcessorV2)
+    swap_sampler(sampler_mod, "vllm.v1.worker.gpu.model_runner", EADSamplerV2)
