@@ -27,6 +27,7 @@ import torch
 import torch.utils.benchmark as tb
 
 import ead_ext
+from composite import eager_composite  # bench/ is on sys.path when run as a script
 
 
 def llm_like_logits(batch: int, vocab: int, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
@@ -42,16 +43,6 @@ def llm_like_logits(batch: int, vocab: int, dtype: torch.dtype, seed: int = 0) -
 def flat_logits(batch: int, vocab: int, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(batch, vocab, generator=g).to(dtype)
-
-
-def eager_composite(logits: torch.Tensor, temperature: torch.Tensor):
-    """Temperature, softmax, exponential race, log_softmax + gather (vLLM V1 style)."""
-    x = logits.float().div_(temperature[:, None])
-    probs = torch.softmax(x, dim=-1)
-    q = torch.empty_like(probs).exponential_()
-    tokens = probs.div_(q).argmax(dim=-1)
-    logprobs = torch.log_softmax(x, dim=-1).gather(1, tokens[:, None])[:, 0]
-    return tokens, logprobs
 
 
 def median_us(fn, min_run_time: float) -> float:

@@ -39,6 +39,8 @@ from typing import Callable, Optional
 
 import torch
 
+from composite import eager_composite  # bench/ is on sys.path when run as a script
+
 
 def llm_like_logits(batch: int, vocab: int, dtype: torch.dtype, device, seed: int = 0) -> torch.Tensor:
     """Rows shaped like LM logits: a low bulk plus a few dozen strong candidates per row."""
@@ -56,15 +58,6 @@ def flat_logits(batch: int, vocab: int, dtype: torch.dtype, device, seed: int = 
 
 
 # ----------------------------------------------------------------------------------- contenders
-
-def eager_composite(logits: torch.Tensor, temperature: torch.Tensor):
-    x = logits.float().div_(temperature[:, None])
-    probs = torch.softmax(x, dim=-1)
-    q = torch.empty_like(probs).exponential_()
-    tokens = probs.div_(q).argmax(dim=-1)
-    logprobs = torch.log_softmax(x, dim=-1).gather(1, tokens[:, None])[:, 0]
-    return tokens, logprobs
-
 
 def make_flashinfer() -> tuple[Optional[Callable], Optional[Callable], str]:
     try:

@@ -75,4 +75,27 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> allocate_outpu
           at::empty({want_target ? B : 0}, f), at::empty({want_entropy ? B : 0}, f)};
 }
 
+// Fills the tensor pointers and row settings that the CPU kernel's SampleArgs and the CUDA
+// kernel's SampleParams share (same field names), from checked inputs and allocated outputs.
+template <typename Params>
+void fill_row_io(Params& p, const at::Tensor& logits, const std::optional<at::Tensor>& temperature,
+                 const std::optional<at::Tensor>& positions, const ScheduleParams& schedule,
+                 const at::Tensor& seeds, const at::Tensor& offsets, bool want_target, at::Tensor& tokens,
+                 at::Tensor& logprobs, at::Tensor& target, at::Tensor& entropy) {
+  p.logits = logits.data_ptr();
+  p.batch = logits.size(0);
+  p.vocab = logits.size(1);
+  p.row_stride = logits.stride(0);
+  p.temperature = temperature.has_value() ? temperature->data_ptr<float>() : nullptr;
+  p.positions = positions.has_value() ? positions->data_ptr<int64_t>() : nullptr;
+  p.schedule = schedule;
+  p.seeds = seeds.data_ptr<int64_t>();
+  p.offsets = offsets.data_ptr<int64_t>();
+  p.want_target = want_target;
+  p.tokens = tokens.data_ptr<int64_t>();
+  p.logprobs = logprobs.data_ptr<float>();
+  p.target_logprobs = want_target ? target.data_ptr<float>() : nullptr;
+  p.entropy = entropy.numel() > 0 ? entropy.data_ptr<float>() : nullptr;
+}
+
 }  // namespace ead

@@ -38,21 +38,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sample_cpu(
   if (logits.size(0) == 0) return {tokens, logprobs, target, entropy};
 
   SampleArgs args{};
-  args.logits = logits.data_ptr();
   args.dtype = logits.scalar_type();
-  args.batch = logits.size(0);
-  args.vocab = logits.size(1);
-  args.row_stride = logits.stride(0);
-  args.temperature = temperature.has_value() ? temperature->data_ptr<float>() : nullptr;
-  args.positions = positions.has_value() ? positions->data_ptr<int64_t>() : nullptr;
-  args.schedule = schedule;
-  args.seeds = seeds.data_ptr<int64_t>();
-  args.offsets = offsets.data_ptr<int64_t>();
-  args.want_target = return_target_logprobs;
-  args.tokens = tokens.data_ptr<int64_t>();
-  args.logprobs = logprobs.data_ptr<float>();
-  args.target_logprobs = return_target_logprobs ? target.data_ptr<float>() : nullptr;
-  args.entropy = return_entropy ? entropy.data_ptr<float>() : nullptr;
+  fill_row_io(args, logits, temperature, positions, schedule, seeds, offsets, return_target_logprobs, tokens,
+              logprobs, target, entropy);
   pick_kernel()(args);
   return {tokens, logprobs, target, entropy};
 }

@@ -36,20 +36,8 @@ void run(const at::Tensor& logits, const std::optional<at::Tensor>& temperature,
   }
 
   SampleParams p{};
-  p.logits = logits.data_ptr();
-  p.batch = B;
-  p.vocab = V;
-  p.row_stride = logits.stride(0);
-  p.temperature = temperature.has_value() ? temperature->data_ptr<float>() : nullptr;
-  p.positions = positions.has_value() ? positions->data_ptr<int64_t>() : nullptr;
-  p.schedule = schedule;
-  p.seeds = seeds.data_ptr<int64_t>();
-  p.offsets = offsets.data_ptr<int64_t>();
-  p.want_target = want_target;
-  p.tokens = tokens.data_ptr<int64_t>();
-  p.logprobs = logprobs.data_ptr<float>();
-  p.target_logprobs = want_target ? target.data_ptr<float>() : nullptr;
-  p.entropy = entropy.numel() > 0 ? entropy.data_ptr<float>() : nullptr;
+  fill_row_io(p, logits, temperature, positions, schedule, seeds, offsets, want_target, tokens, logprobs, target,
+              entropy);
   attach_workspace(p, plan, workspace.defined() ? workspace.data_ptr() : nullptr);
 
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(logits.device().index()).stream();
