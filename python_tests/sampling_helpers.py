@@ -1,6 +1,7 @@
-"""Shared helpers of the ead::sample tests: logits generators, op/reference callers and
-the near-tie rule for comparing tokens (pytest puts this folder on sys.path, so test modules
-import it as `sampling_helpers`)."""
+"""Shared helpers of the ead::sample tests (CPU and CUDA): logits generators, op/reference callers
+and the near-tie rule for comparing tokens (pytest puts this folder on sys.path, so test modules
+import it as `sampling_helpers`). The float64 oracles take the op's tensors on any device and
+compute on the CPU; tau may be a float or a per-row tensor wherever it is taken."""
 from __future__ import annotations
 
 import math
@@ -87,6 +88,13 @@ def ref(logits, **kw) -> Out:
     return call(reference.sample, logits, **kw)
 
 
+def per_row_tau(tau, batch: int) -> torch.Tensor:
+    """tau (a float or a per-row tensor, on any device) as a float32 CPU tensor of ``batch`` rows:
+    the values the op sees."""
+    t = torch.as_tensor(tau).to(torch.float32).cpu()
+    return t.expand(batch) if t.dim() == 0 else t
+
+
 def scores64(logits: torch.Tensor, tau: torch.Tensor, seeds: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     """score_i = y_i + noise_i in float64, with y_i = fl32(x_i * fl32(log2 e / tau)) as the kernels
     form it and the reference's float32 noise; greedy rows (tau == 0) score the raw logits."""
@@ -102,10 +110,12 @@ def near_tie_mismatches(logits, tau, seeds, offsets, tok_a, tok_b) -> list[tuple
     """Rows where tok_a != tok_b. Every such row must be a float near-tie of the two candidates'
     scores (|s_a - s_b| < NEAR_TIE_REL * max(1, |s_a|, |s_b|)); an AssertionError names any row that
     is not. Returns (row, tok_a, tok_b, relative gap) for the accepted near-ties."""
+    tok_a, tok_b = tok_a.cpu(), tok_b.cpu()  # the op's tokens may be on a GPU; the oracle runs here
     diff = (tok_a != tok_b).nonzero()[:, 0].tolist()
     if not diff:
         return []
-    sc = scores64(logits[diff], tau[diff], seeds[diff], offsets[diff])
+    tau = per_row_tau(tau, logits.shape[0])
+    sc = scores64(logits.cpu()[diff], tau[diff], seeds.cpu()[diff], offsets.cpu()[diff])
     ties, bad = [], []
     for j, r in enumerate(diff):
         a, b = int(tok_a[r]), int(tok_b[r])
@@ -122,9 +132,8 @@ def near_tie_mismatches(logits, tau, seeds, offsets, tok_a, tok_b) -> list[tuple
 def exact_log_softmax(logits: torch.Tensor, tau) -> torch.Tensor:
     """float64 log_softmax(logits.float() / tau) per row; tau is a float or a per-row tensor (its
     float32 values, as the op sees them); tau 0 -> 1, the statistics greedy rows report."""
-    x = logits.float().double()
-    tau = torch.as_tensor(tau).to(torch.float32).to(torch.float64)
-    tau = tau.expand(x.shape[0]) if tau.dim() == 0 else tau
+    x = logits.cpu().float().double()
+    tau = per_row_tau(tau, x.shape[0]).to(torch.float64)
     tau = torch.where(tau == 0, torch.ones_like(tau), tau).reshape(-1, 1)
     return torch.log_softmax(x / tau, dim=1)
 
@@ -135,7 +144,7 @@ def exact_entropy(lp: torch.Tensor) -> torch.Tensor:
 
 
 def at(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    return t.gather(1, idx.reshape(-1, 1))[:, 0]
+    return t.gather(1, idx.cpu().reshape(-1, 1))[:, 0]
 
 
 def temperatures(batch: int, *, seed: int, greedy_frac: float = 0.1) -> torch.Tensor:
@@ -154,11 +163,11 @@ def as_np(t: torch.Tensor) -> np.ndarray:
 
 
 __all__ = ["SCHED", "DTYPES", "LOG2E", "NEAR_TIE_REL", "realistic_logits", "row_ids",
-           "Out", "call", "op", "ref", "scores64", "near_tie_mismatches", "exact_log_softmax", "exact_entropy", "at",
+           "Out", "call", "op", "ref", "per_row_tau", "scores64", "near_tie_mismatches", "exact_log_softmax", "exact_entropy", "at",
            "temperatures", "as_np", "fp32_scaling_tol"]
 
 
-def fp32_scaling_tol(logits: torch.Tensor, tau: torch.Tensor, base: float = 1e-5) -> torch.Tensor:
+def fp32_scaling_tol(logits: torch.Tensor, tau, base: float = 1e-5) -> torch.Tensor:
     """Per-row tolerance of fp32 log-probs against float64 log_softmax(x / tau).
 
     The kernels form y = fl32(x * log2(e) / tau): each entry carries a relative rounding error of
@@ -166,7 +175,8 @@ def fp32_scaling_tol(logits: torch.Tensor, tau: torch.Tensor, base: float = 1e-5
     input perturbation. So the reachable accuracy is base + 2^-23 * max|x| / tau: 1e-5 plus a term
     that matters only for large |x| / tau (e.g. |x| = 30 at tau = 0.1 adds 3.6e-5).
     """
-    x = logits.float()
+    x = logits.cpu().float()
     finite = torch.where(torch.isfinite(x), x.abs(), torch.zeros_like(x))
+    tau = per_row_tau(tau, x.shape[0])
     tau = torch.where(tau == 0, torch.ones_like(tau), tau).double()
     return base + 2.0**-23 * finite.max(dim=1).values.double() / tau

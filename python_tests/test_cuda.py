@@ -5,7 +5,8 @@ list, torch.compile, CUDA-graph capture, no host synchronisation, the current st
 Skipped, with the reason, where no GPU is present or the op was built without CUDA (a CPU
 build of torch, or no nvcc at build time): never counted as passed. The kernel's logic is also
 checked without a GPU by scripts/check_cuda_compile.sh (a CPU emulation of the kernel code).
-Self-contained on purpose (its own small helpers), so that it collects on any machine.
+Its float64 oracles and the near-tie rule are the CPU tests' (sampling_helpers.py), taking the
+op's CUDA tensors and computing on the CPU.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import torch
 
 import ead_ext
 from ead_ext import InvalidRowError, Schedule, reference
+from sampling_helpers import (DTYPES, SCHED, at, call, exact_entropy, exact_log_softmax, fp32_scaling_tol,
+                              near_tie_mismatches, op, row_ids)
 
 _HAS_GPU = torch.cuda.is_available()
 _HAS_OP = ead_ext.has_compiled_op("cuda")
@@ -29,11 +32,7 @@ else:
 pytestmark = pytest.mark.skipif(not (_HAS_GPU and _HAS_OP), reason=_REASON)
 
 DEV = "cuda"
-DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-SCHED = (1.2, 0.1, 25.0, 10, 20.0)  # tau_max, tau_min, decay (Schedule().at_step(0)), cutoff, token_scale
-LOG2E = 1.4426950408889634
-TOL = 1e-5  # statistics vs float64, nats (plus the fp32 scaling term, see _scaling_tol)
-NEAR_TIE_REL = 1e-5  # two tokens may differ only if their scores are this close (relative)
+TOL = 1e-5  # statistics vs float64, nats (plus the fp32 scaling term, see fp32_scaling_tol)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -63,12 +62,7 @@ def _flat_logits(B, V, *, seed, dtype=torch.float32, device=DEV):
 
 
 def _row_ids(B, *, seed, device=DEV):
-    g = torch.Generator().manual_seed(seed)
-    seeds = torch.randint(-2**63, 2**63 - 1, (B,), generator=g, dtype=torch.int64)
-    offsets = torch.randint(-2**63, 2**63 - 1, (B,), generator=g, dtype=torch.int64)
-    seeds[: B // 4] = torch.arange(B // 4)
-    offsets[: B // 4] = torch.arange(B // 4) * 7
-    return seeds.to(device), offsets.to(device)
+    return tuple(t.to(device) for t in row_ids(B, seed=seed))
 
 
 def _temperatures(B, *, seed, greedy_frac=0.1, device=DEV):
@@ -78,74 +72,10 @@ def _temperatures(B, *, seed, greedy_frac=0.1, device=DEV):
     return t.float().to(device)
 
 
-def _op(x, *, temperature=None, positions=None, seeds, offsets, sched=SCHED, target=True, entropy=True):
-    return torch.ops.ead.sample(x, temperature, positions, seeds, offsets, *sched, target, entropy)
-
-
-def _cpu(t):
-    return None if t is None else t.cpu()
-
-
 def _cpu_oracle(x, **kw):
     """The CPU op when compiled (the same stream as the reference), else the reference."""
-    kw = {k: (_cpu(v) if isinstance(v, torch.Tensor) else v) for k, v in kw.items()}
     fn = torch.ops.ead.sample if ead_ext.has_compiled_op("cpu") else reference.sample
-    sched = kw.pop("sched", SCHED)
-    target, entropy = kw.pop("target", True), kw.pop("entropy", True)
-    return fn(x.cpu(), kw.get("temperature"), kw.get("positions"), kw["seeds"], kw["offsets"], *sched, target,
-              entropy)
-
-
-def _exact_log_softmax(x, tau):
-    x = x.float().double().cpu()
-    tau = torch.as_tensor(tau).float().double().cpu()
-    tau = tau.expand(x.shape[0]) if tau.dim() == 0 else tau
-    tau = torch.where(tau == 0, torch.ones_like(tau), tau).reshape(-1, 1)
-    return torch.log_softmax(x / tau, dim=1)
-
-
-def _exact_entropy(lp):
-    return -(lp.exp() * torch.where(torch.isinf(lp), torch.zeros_like(lp), lp)).sum(dim=1)
-
-
-def _at(t, idx):
-    return t.gather(1, idx.cpu().reshape(-1, 1))[:, 0]
-
-
-def _scaling_tol(x, tau, base=TOL):
-    """fp32 forms y = fl(x * log2e / tau): up to 2^-24 |x| / tau per entry (see the CPU tests)."""
-    x = x.float().cpu()
-    finite = torch.where(torch.isfinite(x), x.abs(), torch.zeros_like(x))
-    tau = torch.as_tensor(tau).float().cpu()
-    tau = tau.expand(x.shape[0]) if tau.dim() == 0 else tau
-    tau = torch.where(tau == 0, torch.ones_like(tau), tau).double()
-    return base + 2.0**-23 * finite.max(dim=1).values.double() / tau
-
-
-def _near_tie_mismatches(x, tau, seeds, offsets, tok_a, tok_b):
-    """Rows where the tokens differ; each must be a float near-tie of the two scores (asserted).
-    Returns the accepted (row, a, b, relative gap)."""
-    tok_a, tok_b = tok_a.cpu(), tok_b.cpu()
-    diff = (tok_a != tok_b).nonzero()[:, 0].tolist()
-    if not diff:
-        return []
-    xs = x.float().cpu()[diff]
-    t = torch.as_tensor(tau).float().cpu()
-    t = (t.expand(x.shape[0]) if t.dim() == 0 else t)[diff]
-    s = torch.where(t == 0, torch.full_like(t, LOG2E), (LOG2E / t.double()).float())
-    noise = reference.gumbel_noise(seeds.cpu()[diff], offsets.cpu()[diff], x.shape[1]).double()
-    sc = torch.where((t == 0)[:, None], xs.double(), (xs * s[:, None]).double() + noise)
-    ties, bad = [], []
-    for j, r in enumerate(diff):
-        a, b = int(tok_a[r]), int(tok_b[r])
-        if a < 0 or b < 0:
-            bad.append((r, a, b, math.inf))
-            continue
-        sa, sb = float(sc[j, a]), float(sc[j, b])
-        gap = abs(sa - sb) / max(1.0, abs(sa), abs(sb))
-        (ties if gap < NEAR_TIE_REL else bad).append((r, a, b, gap))
-    assert not bad, f"token mismatches that are not float near-ties (row, a, b, rel. gap): {bad[:10]}"
-    return ties
+    return call(fn, x.cpu(), **{k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in kw.items()})
 
 
 # ------------------------------------------------------------------------------------------ opcheck
@@ -183,13 +113,13 @@ def test_stats_match_float64_log_softmax(dtype, tau, V):
     B = 96 if V < 10000 else 12
     x = _logits(B, V, seed=100 + int(tau * 10), dtype=dtype)
     seeds, offsets = _row_ids(B, seed=7)
-    tok, lp, tgt, ent = _op(x, temperature=torch.full((B,), tau, device=DEV), seeds=seeds, offsets=offsets)
+    tok, lp, tgt, ent = op(x, temperature=torch.full((B,), tau, device=DEV), seeds=seeds, offsets=offsets)
     assert (tok >= 0).all()
-    lp_exact = _exact_log_softmax(x, tau)
-    tol = _scaling_tol(x, tau)
-    assert ((lp.cpu().double() - _at(lp_exact, tok)).abs() <= tol).all()
-    assert ((tgt.cpu().double() - _at(_exact_log_softmax(x, 1.0), tok)).abs() <= _scaling_tol(x, 1.0)).all()
-    assert ((ent.cpu().double() - _exact_entropy(lp_exact)).abs() <= tol + 1e-5).all()
+    lp_exact = exact_log_softmax(x, tau)
+    tol = fp32_scaling_tol(x, tau)
+    assert ((lp.cpu().double() - at(lp_exact, tok)).abs() <= tol).all()
+    assert ((tgt.cpu().double() - at(exact_log_softmax(x, 1.0), tok)).abs() <= fp32_scaling_tol(x, 1.0)).all()
+    assert ((ent.cpu().double() - exact_entropy(lp_exact)).abs() <= tol + 1e-5).all()
     if tau in (0.0, 1.0):
         assert torch.equal(lp, tgt)  # greedy / tau = 1 rows: behaviour == target
 
@@ -199,7 +129,7 @@ def test_logprob_of_a_sure_token_is_not_positive(dtype):
     """y = fl(x * s) is never fused with - m (the op is built with -fmad=false)."""
     x = torch.tensor([[40.0, 0.0], [0.0, 25.0], [-3.0, 30.0]]).to(dtype).to(DEV)
     for tau in (0.05, 0.1, 0.3, 1.0):
-        tok, lp, tgt, _ = _op(x, temperature=torch.full((3,), tau, device=DEV), seeds=torch.arange(3, device=DEV),
+        tok, lp, tgt, _ = op(x, temperature=torch.full((3,), tau, device=DEV), seeds=torch.arange(3, device=DEV),
                               offsets=torch.zeros(3, dtype=torch.long, device=DEV))
         assert tok.cpu().tolist() == [0, 1, 1]
         assert (lp <= 0).all() and (tgt <= 0).all(), (tau, lp, tgt)
@@ -245,16 +175,16 @@ def _run_case(case):
         positions = torch.randint(0, 600, (B,), generator=torch.Generator().manual_seed(seed)).to(DEV)
         sched = Schedule()
         sargs = (sched.tau_max, sched.tau_min, sched.at_step(0), sched.cutoff, sched.token_scale)
-        a = _op(x, positions=positions, sched=sargs, **kw)
+        a = op(x, positions=positions, sched=sargs, **kw)
         b = _cpu_oracle(x, positions=positions, sched=sargs, **kw)
         tau = reference.row_temperatures(None, positions.cpu(), *sargs)
     else:
         tau = _temperatures(B, seed=seed + 2)
         if kind == "low":
             tau = (0.02 + 0.2 * torch.rand(B, generator=torch.Generator().manual_seed(seed))).to(DEV)
-        a = _op(x, temperature=tau, **kw)
+        a = op(x, temperature=tau, **kw)
         b = _cpu_oracle(x, temperature=tau, **kw)
-    ties = _near_tie_mismatches(x, tau, seeds, offsets, a[0], b[0])
+    ties = near_tie_mismatches(x, tau, seeds, offsets, a[0], b[0])
     _RESULTS[name] = (x, tau, [t.cpu() for t in a], b, ties)
     return _RESULTS[name]
 
@@ -273,10 +203,10 @@ def test_stats_equal_cpu_where_tokens_agree(case):
     x, tau, a, b, ties = _run_case(case)
     same = a[0] == b[0]
     tau = torch.as_tensor(tau).cpu()
-    tol = _scaling_tol(x, tau)[same]
+    tol = fp32_scaling_tol(x, tau)[same]
     for i in (1, 3):  # behaviour log-prob, entropy
         assert ((a[i][same].double() - b[i][same].double()).abs() <= tol).all(), i
-    tol1 = _scaling_tol(x, torch.ones_like(tau))[same]
+    tol1 = fp32_scaling_tol(x, torch.ones_like(tau))[same]
     assert ((a[2][same].double() - b[2][same].double()).abs() <= tol1).all()
 
 
@@ -305,14 +235,14 @@ def test_outputs_are_bitwise_batch_invariant(dtype, V):
     x = _logits(B, V, seed=400, dtype=dtype)
     seeds, offsets = _row_ids(B, seed=401)
     tau = _temperatures(B, seed=402)
-    full = _op(x, temperature=tau, seeds=seeds, offsets=offsets)
+    full = op(x, temperature=tau, seeds=seeds, offsets=offsets)
     perm = torch.randperm(B, generator=torch.Generator().manual_seed(403)).to(DEV)
-    shuffled = _op(x[perm], temperature=tau[perm], seeds=seeds[perm], offsets=offsets[perm])
+    shuffled = op(x[perm], temperature=tau[perm], seeds=seeds[perm], offsets=offsets[perm])
     inv = torch.argsort(perm)
     for f, s in zip(full, shuffled):
         assert torch.equal(f, s[inv])
     for r in (0, 17, B - 1):
-        single = _op(x[r:r + 1], temperature=tau[r:r + 1], seeds=seeds[r:r + 1], offsets=offsets[r:r + 1])
+        single = op(x[r:r + 1], temperature=tau[r:r + 1], seeds=seeds[r:r + 1], offsets=offsets[r:r + 1])
         for f, s in zip(full, single):
             assert torch.equal(f[r:r + 1], s)
     big = 600 if V <= 32000 else 130  # a batch with many more blocks than SMs
@@ -320,10 +250,10 @@ def test_outputs_are_bitwise_batch_invariant(dtype, V):
     sb, ob = _row_ids(big, seed=405)
     sb[:B], ob[:B] = seeds, offsets
     tb = torch.cat([tau, _temperatures(big - B, seed=406)])
-    in_big = _op(xb, temperature=tb, seeds=sb, offsets=ob)
+    in_big = op(xb, temperature=tb, seeds=sb, offsets=ob)
     for f, s in zip(full, in_big):
         assert torch.equal(f, s[:B])
-    again = _op(x, temperature=tau, seeds=seeds, offsets=offsets)  # run-to-run determinism
+    again = op(x, temperature=tau, seeds=seeds, offsets=offsets)  # run-to-run determinism
     for f, s in zip(full, again):
         assert torch.equal(f, s)
 
@@ -346,12 +276,12 @@ def test_unaligned_padded_and_broadcast_rows(dtype):
     }
     for name, view in views.items():
         assert view.stride(1) == 1
-        got = _op(view, temperature=tau, seeds=seeds, offsets=offsets)
-        want = _op(view.contiguous(), temperature=tau, seeds=seeds, offsets=offsets)
+        got = op(view, temperature=tau, seeds=seeds, offsets=offsets)
+        want = op(view.contiguous(), temperature=tau, seeds=seeds, offsets=offsets)
         for g, w in zip(got, want):
             assert torch.equal(g, w), name
         ref = _cpu_oracle(view, temperature=tau, seeds=seeds, offsets=offsets)
-        assert len(_near_tie_mismatches(view, tau, seeds, offsets, got[0], ref[0])) <= 1, name
+        assert len(near_tie_mismatches(view, tau, seeds, offsets, got[0], ref[0])) <= 1, name
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -362,7 +292,7 @@ def test_masked_entries_are_never_drawn(dtype):
     allowed[torch.randperm(V, generator=torch.Generator().manual_seed(511))[:7]] = True
     x[:, ~allowed.to(DEV)] = -math.inf
     seeds, offsets = _row_ids(B, seed=512)
-    tok, lp, _, ent = _op(x, temperature=torch.full((B,), 1.5, device=DEV), seeds=seeds, offsets=offsets)
+    tok, lp, _, ent = op(x, temperature=torch.full((B,), 1.5, device=DEV), seeds=seeds, offsets=offsets)
     assert allowed[tok.cpu()].all()
     assert torch.isfinite(lp).all() and torch.isfinite(ent).all()
 
@@ -376,7 +306,7 @@ def test_greedy_rows_take_the_first_maximum(dtype):
     x[3] = -math.inf
     x[3, 69999] = 1.0
     seeds, offsets = _row_ids(B, seed=521)
-    tok, lp, tgt, _ = _op(x, temperature=torch.zeros(B, device=DEV), seeds=seeds, offsets=offsets)
+    tok, lp, tgt, _ = op(x, temperature=torch.zeros(B, device=DEV), seeds=seeds, offsets=offsets)
     want = [5] * B
     want[3] = 69999
     assert tok.cpu().tolist() == want
@@ -387,7 +317,7 @@ def test_distribution_matches_softmax():
     """20,000 draws of one small row (distinct offsets): frequencies vs softmax(x / tau)."""
     n, tau = 20000, 0.7
     x = torch.tensor([[2.0, 1.0, 0.5, 0.0, -1.0, -2.0, 3.0, -math.inf]], device=DEV).expand(n, 8)
-    tok, *_ = _op(x, temperature=torch.full((n,), tau, device=DEV), seeds=torch.full((n,), 99, device=DEV),
+    tok, *_ = op(x, temperature=torch.full((n,), tau, device=DEV), seeds=torch.full((n,), 99, device=DEV),
                   offsets=torch.arange(n, device=DEV))
     p = torch.softmax(x[0].double().cpu() / tau, dim=0)
     counts = torch.bincount(tok.cpu(), minlength=8).double()
@@ -453,13 +383,13 @@ def test_data_errors_flag_the_row_and_spare_the_others(dtype, V):
     x = x.to(dtype).to(DEV)
     tau = tau.to(DEV)
     seeds, offsets = _row_ids(B, seed=621)
-    tok, lp, tgt, ent = _op(x, temperature=tau, seeds=seeds, offsets=offsets)
+    tok, lp, tgt, ent = op(x, temperature=tau, seeds=seeds, offsets=offsets)
     bad = list(range(7))
     assert tok[bad].cpu().tolist() == [-1] * 7
     for t in (lp, tgt, ent):
         assert torch.isnan(t[bad]).all()
     ok = list(range(7, B))
-    alone = _op(x[ok], temperature=tau[ok], seeds=seeds[ok], offsets=offsets[ok])
+    alone = op(x[ok], temperature=tau[ok], seeds=seeds[ok], offsets=offsets[ok])
     assert torch.equal(tok[ok], alone[0]) and torch.equal(lp[ok], alone[1])
     assert (alone[0] >= 0).all()
     with pytest.raises(InvalidRowError) as err:
@@ -467,7 +397,7 @@ def test_data_errors_flag_the_row_and_spare_the_others(dtype, V):
     assert err.value.rows == bad
     # positions: a negative position is flagged, the others sampled
     pos = torch.tensor([5, -1, 200], device=DEV)
-    tok, *_ = _op(x[7:10], positions=pos, seeds=seeds[7:10], offsets=offsets[7:10])
+    tok, *_ = op(x[7:10], positions=pos, seeds=seeds[7:10], offsets=offsets[7:10])
     assert tok[1] == -1 and tok[0] >= 0 and tok[2] >= 0
 
 
@@ -481,8 +411,8 @@ def test_no_host_synchronisation():
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")
         try:
-            _op(x, temperature=tau, seeds=seeds, offsets=offsets)
-            _op(x, positions=torch.arange(8, device=DEV) * 50, seeds=seeds, offsets=offsets)
+            op(x, temperature=tau, seeds=seeds, offsets=offsets)
+            op(x, positions=torch.arange(8, device=DEV) * 50, seeds=seeds, offsets=offsets)
         finally:
             torch.cuda.set_sync_debug_mode("default")
 
@@ -494,7 +424,7 @@ def test_runs_on_the_current_stream():
     good = _logits(B, V, seed=710, dtype=torch.bfloat16)
     seeds, offsets = _row_ids(B, seed=711)
     tau = torch.ones(B, device=DEV)
-    want = _op(good, temperature=tau, seeds=seeds, offsets=offsets)
+    want = op(good, temperature=tau, seeds=seeds, offsets=offsets)
     x = torch.zeros_like(good)
     x[:, 0] = 1e4  # stale content: every row would draw token 0
     torch.cuda.synchronize()
@@ -502,7 +432,7 @@ def test_runs_on_the_current_stream():
     with torch.cuda.stream(side):
         torch.cuda._sleep(50_000_000)
         x.copy_(good)
-        got = _op(x, temperature=tau, seeds=seeds, offsets=offsets)
+        got = op(x, temperature=tau, seeds=seeds, offsets=offsets)
     side.synchronize()
     for g, w in zip(got, want):
         assert torch.equal(g, w)
@@ -533,19 +463,19 @@ def test_cuda_graph_capture_and_replay(V):
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):  # warm-up outside the capture, as torch recommends
-        _op(x, temperature=tau, seeds=seeds, offsets=offsets)
+        op(x, temperature=tau, seeds=seeds, offsets=offsets)
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        out_t = _op(x, temperature=tau, seeds=seeds, offsets=offsets)
-        out_p = _op(x, positions=pos, seeds=seeds, offsets=offsets)
+        out_t = op(x, temperature=tau, seeds=seeds, offsets=offsets)
+        out_p = op(x, positions=pos, seeds=seeds, offsets=offsets)
     for step in range(3):  # new logits, seeds and offsets each replay: the graph reads them
         x.copy_(_logits(B, V, seed=740 + step, dtype=torch.bfloat16))
         offsets.add_(1)
         pos.add_(5)
         graph.replay()
-        want_t = _op(x, temperature=tau, seeds=seeds, offsets=offsets)
-        want_p = _op(x, positions=pos, seeds=seeds, offsets=offsets)
+        want_t = op(x, temperature=tau, seeds=seeds, offsets=offsets)
+        want_p = op(x, positions=pos, seeds=seeds, offsets=offsets)
         torch.cuda.synchronize()
         for g, w in zip(out_t + out_p, want_t + want_p):
             assert torch.equal(g, w), step
@@ -556,7 +486,7 @@ def test_runs_on_a_non_current_device():
     x = _logits(4, 5000, seed=750, device="cuda:1")
     seeds, offsets = _row_ids(4, seed=751, device="cuda:1")
     with torch.cuda.device(0):
-        got = _op(x, temperature=torch.ones(4, device="cuda:1"), seeds=seeds, offsets=offsets)
+        got = op(x, temperature=torch.ones(4, device="cuda:1"), seeds=seeds, offsets=offsets)
     assert got[0].device == x.device
     ref = _cpu_oracle(x, temperature=torch.ones(4), seeds=seeds, offsets=offsets)
-    assert len(_near_tie_mismatches(x, 1.0, seeds, offsets, got[0], ref[0])) <= 1
+    assert len(near_tie_mismatches(x, 1.0, seeds, offsets, got[0], ref[0])) <= 1
