@@ -79,17 +79,23 @@ namespace ead::cuda {
 // bf16 and fp16 are handled as raw 16-bit words (the torch launcher passes
 // c10::BFloat16 / c10::Half data, same layout).
 
+// 32-bit word i of a 16-byte vector (i a compile-time constant after unrolling).
+__device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
+  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+__device__ __forceinline__ uint4 splat(uint32_t w) { return make_uint4(w, w, w, w); }
+
 struct F32 {
   using storage = float;
   static constexpr int kVec = 4;
   static constexpr const char* name = "float32";
   __device__ __forceinline__ static float unpack(const uint4& v, int k) {
-    const uint32_t w = k == 0 ? v.x : k == 1 ? v.y : k == 2 ? v.z : v.w;
-    return __uint_as_float(w);
+    return __uint_as_float(word_of(v, k));
   }
   __device__ __forceinline__ static storage neg_inf() { return __uint_as_float(0xff800000u); }
   __device__ __forceinline__ static uint4 neg_inf_vec() {
-    return make_uint4(0xff800000u, 0xff800000u, 0xff800000u, 0xff800000u);
+    return splat(0xff800000u);
   }
 };
 
@@ -98,13 +104,13 @@ struct BF16 {
   static constexpr int kVec = 8;
   static constexpr const char* name = "bfloat16";
   __device__ __forceinline__ static float unpack(const uint4& v, int k) {
-    const uint32_t w = (k >> 1) == 0 ? v.x : (k >> 1) == 1 ? v.y : (k >> 1) == 2 ? v.z : v.w;
+    const uint32_t w = word_of(v, k >> 1);
     // Little-endian: entry 2j is the low half of word j. bf16 -> fp32 is exact.
     return __uint_as_float((k & 1) ? (w & 0xffff0000u) : (w << 16));
   }
   __device__ __forceinline__ static storage neg_inf() { return 0xff80u; }
   __device__ __forceinline__ static uint4 neg_inf_vec() {
-    return make_uint4(0xff80ff80u, 0xff80ff80u, 0xff80ff80u, 0xff80ff80u);
+    return splat(0xff80ff80u);
   }
 };
 
@@ -113,7 +119,7 @@ struct F16 {
   static constexpr int kVec = 8;
   static constexpr const char* name = "float16";
   __device__ __forceinline__ static float unpack(const uint4& v, int k) {
-    const uint32_t w = (k >> 1) == 0 ? v.x : (k >> 1) == 1 ? v.y : (k >> 1) == 2 ? v.z : v.w;
+    const uint32_t w = word_of(v, k >> 1);
     const unsigned short h = static_cast<unsigned short>((k & 1) ? (w >> 16) : (w & 0xffffu));
 #if defined(__CUDA_ARCH__)
     float f;
@@ -131,7 +137,7 @@ struct F16 {
   }
   __device__ __forceinline__ static storage neg_inf() { return 0xfc00u; }
   __device__ __forceinline__ static uint4 neg_inf_vec() {
-    return make_uint4(0xfc00fc00u, 0xfc00fc00u, 0xfc00fc00u, 0xfc00fc00u);
+    return splat(0xfc00fc00u);
   }
 };
 
