@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from . import metrics as M
+from .engine import make_llm
 from .schedule import PRESETS, Schedule
 from .tasks import arithmetic
 
@@ -162,28 +163,15 @@ def _methods(args, sched: Schedule) -> List[Method]:
 
 
 def _make_llm(model: str, args, max_model_len: int, need_ead: bool):
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # keep the table readable (set INFO to see the engine)
-    import vllm
-
-    # enable_chunked_prefill=False: vLLM 0.32's V1 runner crashes on the CPU ("CPU Generator does
-    # not use offset", gpu_model_runner._bookkeeping_sync) when a seeded request's prompt is split
-    # across steps; without chunking a prompt is scheduled whole (--vllm-arg overrides it)
-    kwargs = dict(model=model, dtype=args.dtype, max_model_len=max_model_len, enforce_eager=True, seed=args.seed,
-                  logprobs_mode="processed_logprobs", enable_chunked_prefill=False)
-    if need_ead:
-        from .integrations import vllm as ead_vllm
-
-        ead_vllm.install()  # idempotent; the entry point does it in spawned vLLM processes
-        kwargs.update(ead_vllm.ENGINE_KWARGS)
+    extra = {}
     for kv in args.vllm_arg:
         k, _, v = kv.partition("=")
         try:
-            kwargs[k] = json.loads(v)
+            extra[k] = json.loads(v)
         except json.JSONDecodeError:
-            kwargs[k] = v
-    return vllm.LLM(**kwargs)
+            extra[k] = v
+    return make_llm(model, seed=args.seed, dtype=args.dtype, max_model_len=max_model_len, ead=need_ead, **extra)
 
 
 def _sample(llm, prompts: List[str], methods: List[Method], n: int, seed: int,

@@ -126,11 +126,9 @@ def _diversity(samples, groups):
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    from ead_ext.integrations.vllm import install, parse_ead_args
+    from ead_ext.integrations.vllm import parse_ead_args
 
     ead_dict = _ead_dict(args)
     try:
@@ -139,25 +137,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"ead-ext generate: {e}", file=sys.stderr)
         return 2
 
-    model = args.model
-    kwargs = dict(enforce_eager=True, seed=args.seed, logprobs_mode="processed_logprobs")
+    model, dtype, max_model_len = args.model, args.dtype, args.max_model_len
     if model is None:
         print("ead-ext generate: no --model given; using a tiny random Llama (built once, cached)", flush=True)
         model = _tiny_model_dir()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        kwargs.update(dtype="float32", max_model_len=args.max_model_len or 256)
-    else:
-        kwargs.update(dtype=args.dtype)
-        if args.max_model_len:
-            kwargs["max_model_len"] = args.max_model_len
+        dtype, max_model_len = "float32", max_model_len or 256
 
     try:
-        from vllm import LLM, SamplingParams
+        from vllm import SamplingParams
     except ImportError as e:
         print(f"ead-ext generate: vLLM is not installed ({e}); see requirements/vllm.txt", file=sys.stderr)
         return 2
-    install()
-    llm = LLM(model=model, **kwargs)
+    from .engine import make_llm
+
+    llm = make_llm(model, seed=args.seed, dtype=dtype, max_model_len=max_model_len)
 
     prompts = args.prompt or DEFAULT_PROMPTS
     common = dict(n=args.n, max_tokens=args.max_tokens, logprobs=0, ignore_eos=True)
