@@ -1,5 +1,5 @@
 """The `ead-ext` command: `info`, `demo`, `schedule`, `eval` (EAD vs fixed temperatures through vLLM),
-`generate` (EAD rollouts through vLLM, per-position report)."""
+`generate` (EAD rollouts through vLLM, per-position report), `train` (RLVR with EAD through verl)."""
 from __future__ import annotations
 
 import argparse
@@ -52,7 +52,14 @@ def _generate(argv) -> int:
     return main(argv)
 
 
-COMMANDS = {"info": _info, "demo": _demo, "schedule": _schedule, "eval": _eval, "generate": _generate}
+def _train(argv) -> int:
+    from .training.cli import main
+
+    return main(argv)
+
+
+COMMANDS = {"info": _info, "demo": _demo, "schedule": _schedule, "eval": _eval, "generate": _generate,
+            "train": _train}
 
 
 def main(argv=None) -> int:

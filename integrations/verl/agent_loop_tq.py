@@ -20,6 +20,14 @@ _AgentLoopWorkerTQ = getattr(AgentLoopWorkerTQ, "__ray_actor_class__", AgentLoop
 class EADAgentLoopWorkerTQ(EADAgentLoopWorkerMixin, _AgentLoopWorkerTQ):
     """verl's TransferQueue agent-loop worker with EAD rollout requests."""
 
+    # Ray needs an __init__ defined on the actor class itself here. Without one, the actor's
+    # constructor is the inherited AgentLoopWorkerTQ.__init__, whose zero-argument super() is bound
+    # to verl's plain class while Ray, which resolves an inherited __init__ through the defining
+    # module's attribute of that name, finds the @ray.remote wrapper there: "super(type, obj): obj
+    # must be an instance or subtype of type" when the actor starts (python_tests/test_verl_ray_actor.py).
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+
 
 class EADAgentLoopManagerTQ(AgentLoopManagerTQ):
     """verl's ``AgentLoopManagerTQ`` that checks the EAD config and runs EAD workers."""

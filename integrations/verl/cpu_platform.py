@@ -136,13 +136,19 @@ class PlatformCPU(PlatformBase):
         return None
 
     def ray_resource_name(self) -> str:
-        return "CPU"
+        # verl places one worker per accelerator slot: placement bundles {"CPU": n, <name>: 1}, the
+        # resource check counts only "GPU"/"NPU", and the vLLM replica indexes
+        # ray.get_runtime_context().get_accelerator_ids() by this name (which knows GPU, not CPU).
+        # On the CPU platform the slots are *logical* Ray GPUs (ray.init(num_gpus=N), see
+        # cpu_mode.ray_init_overrides): Ray only books them and sets CUDA_VISIBLE_DEVICES, which
+        # CPU-only torch and vLLM ignore.
+        return "GPU"
 
     def ray_noset_envvars(self) -> list[str]:
         return []
 
     def ray_resource_options(self, num_gpus: float) -> dict[str, Any]:
-        return {"num_cpus": num_gpus}
+        return {"num_gpus": num_gpus}
 
     def is_ipc_supported(self) -> bool:
         return False

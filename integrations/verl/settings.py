@@ -4,9 +4,10 @@ Where things live in a verl (0.9.x) config
 ------------------------------------------
 - the EAD schedule: ``actor_rollout_ref.rollout.custom.ead`` (``RolloutConfig.custom`` is verl's
   extension point for custom rollout settings), a mapping of :class:`ead_ext.Schedule` fields
-  (``tau_max, tau_min, d0, growth, cap, cutoff, token_scale``) plus two switches:
-  ``enable`` (default true) and ``validate`` (default false: validation rollouts keep verl's
-  ``val_kwargs`` sampling).
+  (``tau_max, tau_min, d0, growth, cap, cutoff, token_scale``) plus three switches:
+  ``enable`` (default true), ``validate`` (default false: validation rollouts keep verl's
+  ``val_kwargs`` sampling) and ``tis`` (default true; false: EAD rollouts trained without the
+  importance correction, an ablation, which then requires ``rollout_correction.rollout_is: null``).
 - the TIS cap C: verl's own ``algorithm.rollout_correction.rollout_is_threshold`` with
   ``rollout_is: token`` (decoupled mode). verl computes the weight
   ``min(exp(old_log_prob - rollout_log_probs), C)`` once per batch in the trainer and hands it to the
@@ -44,7 +45,7 @@ EAD_EXTRA_ARGS_KEY = "ead"
 EAD_STEP_KEY = "step"
 
 _SCHEDULE_FIELDS = tuple(f.name for f in fields(Schedule))
-_SWITCHES = ("enable", "validate")
+_SWITCHES = ("enable", "validate", "tis")
 
 
 class EADConfigError(ValueError):
@@ -81,11 +82,12 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class EADSettings:
-    """The EAD section of a verl config: the schedule and two switches."""
+    """The EAD section of a verl config: the schedule and three switches."""
 
     schedule: Schedule
     enable: bool = True
     validate: bool = False
+    tis: bool = True
 
     @classmethod
     def from_mapping(cls, section: Optional[Mapping[str, Any]]) -> Optional["EADSettings"]:
@@ -219,6 +221,8 @@ def check_ead_config(config: Any) -> Optional[EADSettings]:
                 f"actor_rollout_ref.rollout.val_kwargs.temperature={val_temperature} with "
                 "custom.ead.validate=true: EAD validation rollouts need it at 1.0 (the schedule sets tau_t)"
             )
+    if not settings.tis:
+        return _check_without_tis(config, settings)
     if not bool(_get(rollout, "calculate_log_probs", False)):
         raise EADConfigError(
             "actor_rollout_ref.rollout.calculate_log_probs=false: EAD's TIS needs the rollout (behaviour) "
@@ -288,6 +292,24 @@ def check_ead_config(config: Any) -> Optional[EADSettings]:
             f"actor_rollout_ref.actor.policy_loss.loss_mode={loss_mode!r}: with EAD use one of "
             f"{list(_ACCEPTED_LOSS_MODES)} (import ead_ext.integrations.verl in the workers, e.g. "
             "actor_rollout_ref.model.external_lib=ead_ext.integrations.verl)"
+        )
+    return settings
+
+
+def _check_without_tis(config: Any, settings: EADSettings) -> EADSettings:
+    """``custom.ead.tis: false`` (the no-TIS ablation): no importance weight may reach the loss."""
+    corr = _get(config, "algorithm.rollout_correction")
+    rollout_is = _get(corr, "rollout_is", None) if corr is not None else None
+    if rollout_is is not None:
+        raise EADConfigError(
+            f"actor_rollout_ref.rollout.custom.ead.tis=false but algorithm.rollout_correction.rollout_is="
+            f"{rollout_is!r}: the no-TIS ablation trains on EAD rollouts without importance weights; set "
+            "rollout_is: null (or tis: true)"
+        )
+    if bool(_get(corr, "bypass_mode", False)):
+        raise EADConfigError(
+            "algorithm.rollout_correction.bypass_mode=true: bypass mode uses the annealed rollout log-probs as "
+            "old_log_prob; EAD needs decoupled mode (bypass_mode: false), with or without TIS"
         )
     return settings
 

@@ -148,8 +148,20 @@ def install() -> bool:
     return True
 
 
+def _apply_cpu_live_weights() -> None:
+    from . import cpu_weights
+
+    if cpu_weights.wanted() and not cpu_weights.PATCH.applied:
+        cpu_weights.PATCH.apply()
+        logger.info("ead_ext: vLLM CPU linears keep their live weights (%s=1)", cpu_weights.ENV)
+
+
 def register() -> None:
     """The ``vllm.general_plugins`` entry point (``ead = ead_ext.integrations.vllm.plugin:register``)."""
+    try:
+        _apply_cpu_live_weights()
+    except Exception as e:  # noqa: BLE001 - a vLLM without that function: leave it as it is
+        logger.error("ead_ext: could not keep vLLM's CPU weights live (%s: %s)", type(e).__name__, e)
     if is_disabled() or _state["installed"] or _state["rejecting"]:
         return
     try:

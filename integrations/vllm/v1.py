@@ -41,6 +41,7 @@ from ead_ext import reference
 from ead_ext.schedule import schedule_temperature
 
 from .params import EAD_KEY, EADParams, EADParamsError, parse_ead_args
+from .trace import tracer
 
 __all__ = ["EADLogitsProcessor", "EADSampler", "validate_sampling_params"]
 
@@ -63,13 +64,14 @@ def validate_sampling_params(sampling_params) -> Optional[EADParams]:
 
 
 class _Row:
-    __slots__ = ("ead", "seed", "out_ids", "fused_ok")
+    __slots__ = ("ead", "seed", "out_ids", "fused_ok", "prompt_ids")
 
-    def __init__(self, ead: EADParams, seed: int, out_ids: list, fused_ok: bool):
+    def __init__(self, ead: EADParams, seed: int, out_ids: list, fused_ok: bool, prompt_ids=None):
         self.ead = ead
         self.seed = seed
         self.out_ids = out_ids
         self.fused_ok = fused_ok
+        self.prompt_ids = prompt_ids  # kept for the opt-in trace (trace.py)
 
 
 class EADLogitsProcessor(LogitsProcessor):
@@ -100,7 +102,7 @@ class EADLogitsProcessor(LogitsProcessor):
         fused_ok = ((params.top_k is None or params.top_k <= 0)
                     and (params.top_p is None or params.top_p >= 1.0)
                     and not params.min_p)
-        return _Row(ead, int(seed) & _SEED_MASK, output_tok_ids, fused_ok)
+        return _Row(ead, int(seed) & _SEED_MASK, output_tok_ids, fused_ok, prompt_tok_ids)
 
     def update_state(self, batch_update: Optional[BatchUpdate]) -> None:
         if process_dict_updates(self.rows, batch_update, self._new_state):
@@ -248,6 +250,10 @@ class EADSampler(Sampler):
                     processed = self.compute_logprobs(logits.div_(md.temperature.unsqueeze(1)))
                 lp = processed.gather(-1, sampled.unsqueeze(-1)).squeeze(-1)
 
+        tr = tracer()
+        if tr is not None:
+            tr.record(c.rows, positions, tau_host, sampled.index_select(0, c.idx_dev),
+                      lp.index_select(0, c.idx_dev) if lp is not None else None)
         logprobs_tensors = None
         if num_logprobs is not None:  # == 0: the sampled token's log-prob and rank
             # rank of the sampled token (1 = argmax): tau > 0 keeps the order of the logits.

@@ -1,0 +1,182 @@
+"""`ead-ext train`: RLVR with EAD through verl's own trainer, on the embedded task or yours.
+
+One run (default): EAD rollouts with TIS, ``--loss`` (GRPO by default) on verl's default V1 trainer
+(``--trainer legacy`` for the other), the shipped tiny arithmetic model, its train split as verl
+data, its held-out split for evaluation. ``--compare`` trains the same setting once per method
+(EAD with TIS, EAD without TIS, fixed tau 0.6 / 1.0 / 1.2; same seed, data, steps and budget) and
+prints held-out Pass@1 / Pass@k / Worst@k / Majority@k with 95 % intervals at chosen steps.
+Writes ``out/train/<run>/{metrics.jsonl,heldout.json,train.png,verl.log,command.json}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import List
+
+from ..schedule import PRESETS, Schedule
+from .methods import LOSSES, default_compare_methods, parse_method
+from .run import MANAGERS, RunSpec, TrainingFailed, collect, launch, prepare
+
+__all__ = ["main", "build_parser", "run_one"]
+
+#: the tiny model's answers are 20-60 tokens: the schedule of ``ead-ext eval`` (d0 = 5), with the
+#: decay growing by the paper's ratio growth / d0 = 5 / 25 per step.
+TINY_SCHEDULE = PRESETS["small"].replace(d0=5.0, growth=1.0)
+QUICK = dict(steps=2, prompts_per_step=2, rollout_n=4, heldout_prompts=8, heldout_n=4, heldout_every=2,
+             train_prompts=64)
+KS, MAJORITY = (1, 4, 16), (4, 16)
+
+_PROGRESS_KEYS = (("reward", "critic/score/mean"), ("tis_w", "actor/ead/tis_weight_mean"),
+                  ("tis_max", "actor/ead/tis_weight_max"), ("trunc", "actor/ead/tis_truncated_frac"),
+                  ("entropy", "actor/entropy"), ("tau_mean", "ead/temperature/mean"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="ead-ext train", description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--compare", action="store_true", help="train once per --methods and compare them")
+    ap.add_argument("--method", default="ead", help="ead | ead-notis | tau=<x> (one run)")
+    ap.add_argument("--methods", nargs="+", default=None,
+                    help="--compare: the methods (default: ead ead-notis tau=0.6 tau=1.0 tau=1.2)")
+    ap.add_argument("--loss", choices=sorted(LOSSES), default="grpo", help="EAD policy loss (TIS-corrected)")
+    ap.add_argument("--trainer", choices=sorted(MANAGERS), default="v1", help="verl trainer: default V1 or legacy")
+    ap.add_argument("--steps", type=int, default=None, help="training steps (default 20)")
+    ap.add_argument("--prompts-per-step", type=int, default=None, help="prompts per step (default 8)")
+    ap.add_argument("--rollout-n", type=int, default=None, help="rollouts per prompt (default 8)")
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--tis-cap", type=float, default=2.0, help="TIS truncation C")
+    ap.add_argument("--heldout-every", type=int, default=None, help="held-out evaluation every K steps (default 5)")
+    ap.add_argument("--heldout-prompts", type=int, default=None, help="held-out prompts (default 64)")
+    ap.add_argument("--heldout-n", type=int, default=None, help="samples per held-out prompt (default 16)")
+    ap.add_argument("--heldout-temperature", type=float, default=1.0,
+                    help="sampling temperature of the held-out evaluation (the target policy: 1.0)")
+    ap.add_argument("--model", default=None, help="HF model directory (default: the shipped tiny model)")
+    ap.add_argument("--data", default=None,
+                    help="directory with train/test .parquet (verl format) or .jsonl ({prompt, answer})")
+    ap.add_argument("--max-response-length", type=int, default=None, help="default 96 (tiny model), 1024 else")
+    ap.add_argument("--max-prompt-length", type=int, default=None, help="default 32 (tiny model), 512 else")
+    g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: d0 5, growth 1 for the tiny model, "
+                              "the paper's for --model)")
+    for f in fields(Schedule):
+        g.add_argument(f"--{f.name.replace('_', '-')}", dest=f"sched_{f.name}", type=type(f.default), default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke setting: 2 steps of 2 prompts x 4, held-out 8 prompts x 4 (CI)")
+    ap.add_argument("--timeout", type=float, default=None, help="seconds before a run is stopped (default: scaled)")
+    ap.add_argument("--out", default="out/train", help="output directory (one subdirectory per run)")
+    ap.add_argument("--name", default=None, help="run name (default: <method>-<loss>-<trainer>)")
+    ap.add_argument("--verbose", action="store_true", help="show verl's and vLLM's own output")
+    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra verl Hydra override, applied last (repeatable)")
+    return ap
+
+
+def _schedule(args) -> Schedule:
+    sched = TINY_SCHEDULE if args.model is None else PRESETS["small"]
+    changes = {f.name: getattr(args, f"sched_{f.name}") for f in fields(Schedule)
+               if getattr(args, f"sched_{f.name}") is not None}
+    return sched.replace(**changes)
+
+
+def _spec(args, method, out: Path) -> RunSpec:
+    tiny = args.model is None
+    base = dict(steps=20, prompts_per_step=8, rollout_n=8, heldout_prompts=64, heldout_n=16, heldout_every=5)
+    if args.quick:
+        base.update(QUICK)
+    for key in base:
+        val = getattr(args, key)
+        if val is not None:
+            base[key] = val
+    steps = base["steps"]
+    timeout = args.timeout or (900.0 + 60.0 * steps)
+    spec = RunSpec(out=out, method=method, schedule=_schedule(args), trainer=args.trainer, loss=args.loss,
+                   lr=args.lr, tis_cap=args.tis_cap, model=args.model, data=args.data, seed=args.seed,
+                   heldout_temperature=args.heldout_temperature, timeout_s=timeout, extra=list(args.override),
+                   max_prompt_length=args.max_prompt_length or (32 if tiny else 512),
+                   max_response_length=args.max_response_length or (96 if tiny else 1024), **base)
+    if args.quick:
+        spec = replace(spec, train_prompts=QUICK["train_prompts"])
+    return spec
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+def _progress(spec: RunSpec, t0: float):
+    def show(steps: List[dict]) -> None:
+        rec = steps[-1]
+        s = rec["step"]
+        done = max(0, min(s, spec.steps))
+        bar = "#" * int(20 * done / max(1, spec.steps))
+        parts = [f"{name} {_fmt(rec.get(key))}" for name, key in _PROGRESS_KEYS if key in rec]
+        held = [k for k in rec if k.startswith("val-core/") and "/mean@" in k]
+        if held:
+            parts.append(f"held-out {held[0].split('/')[-2]}@{held[0].split('@')[-1]} {_fmt(rec[held[0]])}")
+        print(f"  [{bar:<20s}] step {s}/{spec.steps} | " + " | ".join(parts)
+              + f" | {time.monotonic() - t0:.0f} s", flush=True)
+
+    return show
+
+
+def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True) -> dict:
+    """Trains one run; returns its summary (also written as ``summary.json`` in its directory)."""
+    from ..integrations.verl import cpu_mode
+
+    cmd = prepare(spec)
+    where = "CPU mode (no accelerator)" if cpu_mode.wanted() else "accelerators"
+    print(f"== {spec.out.name}: {spec.method.name}, loss {spec.loss}, verl {spec.trainer} trainer, {spec.steps} steps "
+          f"x {spec.prompts_per_step} prompts x n = {spec.rollout_n}, {where}; log: {spec.out / 'verl.log'}",
+          flush=True)
+    t0 = time.monotonic()
+    rc = launch(spec, cmd, progress=_progress(spec, t0), verbose=verbose)
+    seconds = time.monotonic() - t0
+    result = collect(spec, rc, seconds, ks=KS, majority=MAJORITY)
+    timing = [r.get("timing_s/step") for r in result.steps if r.get("timing_s/step") is not None]
+    summary = {"name": spec.out.name, "method": spec.method.name, "seconds": round(seconds, 1),
+               "steps": spec.steps, "step_seconds_median": sorted(timing)[len(timing) // 2] if timing else None,
+               "heldout": result.heldout, "spec": spec.to_json()}
+    (spec.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if result.heldout:
+        last = result.heldout[-1]
+        cells = ", ".join(f"{k} {v['mean']:.3f} [{v['lo']:.3f}, {v['hi']:.3f}]" for k, v in last["summary"].items()
+                          if k.startswith(("pass@", "worst@", "maj@")))
+        print(f"   held-out at step {last['step']} ({last['prompts']} prompts x {last['n']}): {cells}", flush=True)
+    if plot:
+        from .plots import plot_run
+
+        print(f"   wrote {spec.out / 'metrics.jsonl'}, {plot_run(result, spec.out / 'train.png')}", flush=True)
+    print(f"   {seconds:.0f} s in all; median step {summary['step_seconds_median'] or float('nan'):.1f} s", flush=True)
+    return summary
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Path(args.out)
+    try:
+        if not args.compare:
+            method = parse_method(args.method)
+            name = args.name or f"{method.name.replace('=', '')}-{args.loss}-{args.trainer}"
+            run_one(_spec(args, method, out / name), verbose=args.verbose, plot=not args.no_plot)
+            return 0
+        from .compare import compare
+
+        methods = [parse_method(m) for m in args.methods] if args.methods else default_compare_methods()
+        specs = [_spec(args, m, out / (args.name or "compare") / m.name.replace("=", "")) for m in methods]
+        compare(specs, out / (args.name or "compare"), verbose=args.verbose, plot=not args.no_plot)
+        return 0
+    except (TrainingFailed, ValueError, FileNotFoundError) as e:
+        print(f"ead-ext train: {e}", file=sys.stderr)
+        return 1
+    except ImportError as e:
+        print(f"ead-ext train: needs verl, vLLM and transformers ({e}); run scripts/setup.sh", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""A verifiable task as verl data: train / held-out parquet files and a model directory verl can chat with.
+
+verl's RL dataset (``verl.utils.dataset.rl_dataset.RLHFDataset``) reads parquet rows with
+``prompt`` (a chat: a list of ``{"role", "content"}``), ``data_source`` (routes the reward),
+``reward_model.ground_truth`` (what the verifier compares with) and ``extra_info``. Its agent
+loop always renders the prompt with the tokenizer's chat template, so a model trained on plain
+prompts (the shipped tiny model) gets a template that reproduces its training text exactly:
+``<bos>`` + the user message. A model that already has a template keeps it.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Iterable, List, Optional
+
+from ..tasks import arithmetic
+
+__all__ = ["DATA_SOURCE", "PLAIN_CHAT_TEMPLATE", "verl_rows", "write_parquet", "arithmetic_split",
+           "load_jsonl_tasks", "model_with_chat_template", "prepare_data"]
+
+#: ``data_source`` of every row: verl passes it to the reward function.
+DATA_SOURCE = "ead_ext/verifier"
+#: the prompt exactly as the model saw it in training: BOS, then the user's text, nothing else.
+PLAIN_CHAT_TEMPLATE = "{{ bos_token }}{% for message in messages %}{{ message['content'] }}{% endfor %}"
+
+
+def verl_rows(tasks: Iterable[dict], split: str) -> List[dict]:
+    """verl RL-dataset rows of ``{"prompt": str, "answer": str}`` tasks."""
+    rows = []
+    for i, t in enumerate(tasks):
+        rows.append({
+            "data_source": DATA_SOURCE,
+            "prompt": [{"role": "user", "content": t["prompt"]}],
+            "ability": "verifiable",
+            "reward_model": {"style": "rule", "ground_truth": str(t["answer"])},
+            "extra_info": {"split": split, "index": i},
+        })
+    return rows
+
+
+def write_parquet(rows: List[dict], path: Path) -> Path:
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+def arithmetic_split(split: str, n: int, seed: int) -> List[dict]:
+    """``n`` distinct problems of the arithmetic task's ``split`` (disjoint by construction)."""
+    return [{"prompt": p.prompt, "answer": p.answer} for p in arithmetic.generate(n, split, seed=seed)]
+
+
+def load_jsonl_tasks(path: str, limit: Optional[int] = None) -> List[dict]:
+    """JSONL lines ``{"prompt": ..., "answer": ...}`` (the format ``ead-ext eval --tasks`` reads)."""
+    from ..evaluate import load_tasks
+
+    return load_tasks(path, limit)
+
+
+def model_with_chat_template(model: Path, out: Path) -> Path:
+    """``model`` itself when its tokenizer has a chat template, else a copy under ``out`` with the plain one."""
+    cfg_path = model / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    if cfg.get("chat_template") or (model / "chat_template.jinja").exists():
+        return model
+    out.mkdir(parents=True, exist_ok=True)
+    for f in model.iterdir():
+        if f.is_file():
+            shutil.copy2(f, out / f.name)
+    cfg["chat_template"] = PLAIN_CHAT_TEMPLATE
+    (out / "tokenizer_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    return out
+
+
+def prepare_data(data: Optional[str], out: Path, train_prompts: int, heldout_prompts: int,
+                 seed: int) -> tuple:
+    """``(train.parquet, test.parquet)`` for a run.
+
+    ``data`` None: the arithmetic task, ``train_prompts`` problems of its train split and
+    ``heldout_prompts`` of its held-out split (disjoint by construction). Else a directory with
+    either ``train.parquet`` and ``test.parquet`` in verl's format (used as they are) or
+    ``train.jsonl`` and ``test.jsonl`` with ``{"prompt", "answer"}`` lines (answers checked by the
+    ``####`` verifier); the held-out file is cut to ``heldout_prompts`` rows.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    if data is None:
+        train = arithmetic_split("train", train_prompts, seed)
+        test = arithmetic_split("test", heldout_prompts, seed)
+    else:
+        src = Path(data)
+        if (src / "train.parquet").exists() and (src / "test.parquet").exists():
+            import pandas as pd
+
+            test_df = pd.read_parquet(src / "test.parquet").head(heldout_prompts)
+            test_df.to_parquet(out / "test.parquet")
+            return (src / "train.parquet").resolve(), (out / "test.parquet").resolve()
+        if not ((src / "train.jsonl").exists() and (src / "test.jsonl").exists()):
+            raise FileNotFoundError(f"{src}: need train.parquet + test.parquet (verl format) or train.jsonl + "
+                                    "test.jsonl ({\"prompt\", \"answer\"} lines)")
+        train = load_jsonl_tasks(str(src / "train.jsonl"))
+        test = load_jsonl_tasks(str(src / "test.jsonl"), heldout_prompts)
+    return (write_parquet(verl_rows(train, "train"), out / "train.parquet").resolve(),
+            write_parquet(verl_rows(test, "test"), out / "test.parquet").resolve())

