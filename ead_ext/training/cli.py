@@ -26,8 +26,7 @@ __all__ = ["main", "build_parser", "run_one"]
 #: the tiny model's answers are 20-60 tokens: the schedule of ``ead-ext eval`` (d0 = 5), with the
 #: decay growing by the paper's ratio growth / d0 = 5 / 25 per step.
 TINY_SCHEDULE = PRESETS["small"].replace(d0=5.0, growth=1.0)
-QUICK = dict(steps=2, prompts_per_step=2, rollout_n=4, heldout_prompts=8, heldout_n=4, heldout_every=2,
-             train_prompts=64)
+QUICK = dict(steps=2, prompts_per_step=2, rollout_n=4, heldout_prompts=8, heldout_n=4, heldout_every=2)
 KS, MAJORITY = (1, 4, 16), (4, 16)
 
 _PROGRESS_KEYS = (("reward", "critic/score/mean"), ("tis_w", "actor/ead/tis_weight_mean"),
@@ -98,9 +97,10 @@ def _spec(args, method, out: Path) -> RunSpec:
                    lr=args.lr, tis_cap=args.tis_cap, model=args.model, data=args.data, seed=args.seed,
                    heldout_temperature=args.heldout_temperature, timeout_s=timeout, extra=list(args.override),
                    max_prompt_length=args.max_prompt_length or (32 if tiny else 512),
-                   max_response_length=args.max_response_length or (96 if tiny else 1024), **base)
+                   max_response_length=args.max_response_length or (96 if tiny else 1024),
+                   dtype="float32" if tiny else "bfloat16", **base)
     if args.quick:
-        spec = replace(spec, train_prompts=QUICK["train_prompts"])
+        spec = replace(spec, train_prompts=64)
     return spec
 
 
@@ -155,8 +155,18 @@ def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True) -> dict:
     return summary
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, ``kill``) unwinds like Ctrl-C, so the run's process group is ended too."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    _exit_on_sigterm()
     out = Path(args.out)
     try:
         if not args.compare:

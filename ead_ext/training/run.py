@@ -28,7 +28,14 @@ from .methods import Method
 
 __all__ = ["RunSpec", "RunResult", "prepare", "launch", "collect", "TrainingFailed"]
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "integrations" / "verl" / "config"
+
+def _config_dir() -> Path:
+    import ead_ext.integrations.verl as ead_verl  # a package_dir mapping: locate it by import, not by path
+
+    return Path(ead_verl.__file__).resolve().parent / "config"
+
+
+CONFIG_DIR = _config_dir()
 REWARD_FILE = Path(__file__).resolve().parent / "reward.py"
 MANAGERS = {"v1": "ead_ext.integrations.verl.agent_loop_tq.EADAgentLoopManagerTQ",
             "legacy": "ead_ext.integrations.verl.agent_loop.EADAgentLoopManager"}
@@ -62,6 +69,7 @@ class RunSpec:
     max_prompt_length: int = 32
     max_response_length: int = 96
     seed: int = 0
+    dtype: str = "float32"  # rollout dtype and FSDP compute dtype ("bfloat16" for real models)
     timeout_s: float = 1800.0
     extra: List[str] = field(default_factory=list)  # more Hydra overrides, applied last
 
@@ -135,10 +143,16 @@ def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path) -> L
         "trainer.val_before_train=true", f"trainer.test_freq={spec.heldout_every}", "trainer.save_freq=-1",
         "trainer.logger=[console,file]", f"trainer.validation_data_dir={spec.out.resolve() / 'heldout'}",
         "trainer.project_name=ead-ext", f"trainer.experiment_name={spec.out.name}",
+        # one TransferQueue storage unit (V1 trainer): each is a Ray actor holding a logical CPU
+        "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
     ]
+    if spec.dtype == "float32":  # small models: fp32 end to end (bf16 matmuls are slow without AMX)
+        fp32 = "{param_dtype:fp32,reduce_dtype:fp32,buffer_dtype:fp32}"
+        o += [f"{ro}.dtype=float32", f"+actor_rollout_ref.actor.fsdp_config.mixed_precision={fp32}",
+              f"+actor_rollout_ref.ref.fsdp_config.mixed_precision={fp32}"]
     o += spec.method.overrides(spec.loss, spec.tis_cap)
     if cpu_mode.wanted():
-        o += cpu_mode.config_overrides(n_gpus_per_node=1, nnodes=1)
+        o += cpu_mode.config_overrides(n_gpus_per_node=1, nnodes=1, num_cpus=16)
     return o + list(spec.extra)
 
 
@@ -193,8 +207,9 @@ def launch(spec: RunSpec, cmd: List[str], progress: Optional[Callable[[List[dict
             _end_group(proc)
             raise
         _end_group(proc)
-    if progress is not None:
-        progress(read_log(verl_log))
+    final = read_log(verl_log)
+    if progress is not None and final and final[-1]["step"] != seen:
+        progress(final)
     if proc.returncode != 0:
         raise TrainingFailed(f"verl exited with code {proc.returncode}: {_tail_error(log_path)} (full log: {log_path})")
     return proc.returncode

@@ -124,8 +124,9 @@ CONFIG_OVERRIDES = (
 )
 
 
-def config_overrides(n_gpus_per_node: int = 1, nnodes: int = 1, num_cpus: int = 8) -> List[str]:
-    """:data:`CONFIG_OVERRIDES` plus the Ray resources: ``n_gpus_per_node * nnodes`` logical GPUs."""
+def config_overrides(n_gpus_per_node: int = 1, nnodes: int = 1, num_cpus: int = 16) -> List[str]:
+    """:data:`CONFIG_OVERRIDES` plus the Ray resources: ``n_gpus_per_node * nnodes`` logical GPUs and
+    ``num_cpus`` logical CPUs (verl's actors each hold one; Ray books, the OS shares the cores)."""
     return list(CONFIG_OVERRIDES) + [
         f"+ray_kwargs.ray_init.num_gpus={n_gpus_per_node * nnodes}",
         f"ray_kwargs.ray_init.num_cpus={num_cpus}",

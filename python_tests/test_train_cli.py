@@ -1,0 +1,109 @@
+"""`ead-ext train` end to end: verl's real trainer (default V1 and legacy), 2 GRPO steps on the tiny model.
+
+Each trainer runs once (``--quick``: 2 steps x 2 prompts x n = 4, held-out 8 prompts x 4 before
+training and after step 2) with ``EAD_VLLM_TRACE`` on, so the vLLM side records what it sampled
+(ead_ext.integrations.vllm.trace). The tests then check, from outside the run:
+
+- the EAD rows reached vLLM with the step's decay (each traced row's ``extra_args`` step and d_s);
+- the rollout log-probs are the annealed ones: for rows of step 1 (the shipped weights, before any
+  update) ``log softmax(logits / tau_t)[token]`` recomputed with transformers equals the log-prob
+  vLLM returned, and differs from the tau = 1 log-prob where tau_t is far from 1;
+- the TIS weights reached the loss (``actor/ead/*`` metrics of the EAD loss, capped at C);
+- the reward, metrics, held-out and plot files are written, with the logged temperature metrics.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("verl")
+pytest.importorskip("vllm")
+pytest.importorskip("transfer_queue")
+torch = pytest.importorskip("torch")
+
+from ead_ext.training.cli import TINY_SCHEDULE  # noqa: E402
+
+
+@pytest.fixture(scope="module", params=["v1", "legacy"])
+def run(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(f"train-{request.param}")
+    exe = shutil.which("ead-ext", path=os.path.dirname(sys.executable)) or shutil.which("ead-ext")
+    cmd = [exe, "train", "--quick", "--trainer", request.param, "--out", str(out), "--name", "run",
+           "--timeout", "1200"]
+    env = dict(os.environ, EAD_VLLM_TRACE=str(out / "trace"))
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
+    run_dir = out / "run"
+    log = (run_dir / "verl.log").read_text(errors="replace")[-6000:] if (run_dir / "verl.log").exists() else ""
+    assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n--- verl.log tail ---\n{log}"
+    trace = [json.loads(line) for f in sorted((out / "trace").glob("*.jsonl")) for line in f.read_text().splitlines()]
+    steps = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {"dir": run_dir, "stdout": r.stdout, "trace": trace, "steps": {s["step"]: s for s in steps}}
+
+
+def test_files_and_progress(run):
+    d = run["dir"]
+    for name in ("metrics.jsonl", "heldout.json", "summary.json", "train.png", "command.json", "verl.log"):
+        assert (d / name).stat().st_size > 0, name
+    assert {1, 2} <= set(run["steps"])
+    assert "step 2/2" in run["stdout"] and "held-out at step 2" in run["stdout"]
+    held = json.loads((d / "heldout.json").read_text())
+    assert [h["step"] for h in held] == [0, 2]
+    for h in held:
+        assert h["prompts"] == 8 and h["n"] == 4
+        assert 0.0 <= h["summary"]["pass@1"]["mean"] <= h["summary"]["pass@4"]["mean"] <= 1.0
+        assert h["summary"]["worst@4"]["mean"] <= h["summary"]["pass@1"]["mean"]
+
+
+def test_reward_and_temperature_metrics(run):
+    for s in (1, 2):
+        m = run["steps"][s]
+        assert 0.0 <= m["critic/score/mean"] <= 1.0
+        assert m["ead/temperature/decay"] == TINY_SCHEDULE.at_step(s)
+        taus = TINY_SCHEDULE.temperature(list(range(96)), step=s).double()
+        assert m["ead/temperature/mean"] == pytest.approx(float(taus.mean()), rel=1e-9)
+        assert m["heldout/pass@1"] if s == 2 else True
+
+
+def test_ead_rows_reached_vllm_with_the_step_decay(run):
+    trace = run["trace"]
+    assert trace, "no EAD row reached the vLLM sampler"
+    assert {r["step"] for r in trace} <= {1, 2} and 1 in {r["step"] for r in trace}  # validation is not annealed
+    for r in trace:
+        assert r["schedule"] == TINY_SCHEDULE.to_dict()
+        assert r["decay"] == TINY_SCHEDULE.at_step(r["step"])
+        assert r["tau"] == pytest.approx(float(TINY_SCHEDULE.temperature([r["position"]], step=r["step"])[0]), abs=1e-6)
+
+
+def test_rollout_logprobs_are_the_annealed_ones(run):
+    from transformers import AutoModelForCausalLM
+
+    rows = [r for r in run["trace"] if r["step"] == 1]
+    assert len(rows) >= 64
+    rows = rows[::max(1, len(rows) // 64)]  # spread over positions (early rows run at tau = 1)
+    model = AutoModelForCausalLM.from_pretrained(run["dir"] / "model", dtype=torch.float32).eval()
+    worst, far = 0.0, 0
+    with torch.no_grad():
+        for r in rows:
+            ids = torch.tensor([r["prompt_ids"] + r["output_ids"]])
+            logits = model(ids).logits[0, -1].double()
+            lp_tau = torch.log_softmax(logits / r["tau"], -1)[r["token"]].item()
+            lp_raw = torch.log_softmax(logits, -1)[r["token"]].item()
+            worst = max(worst, abs(lp_tau - r["logprob"]))
+            if abs(r["tau"] - 1.0) > 0.3 and abs(lp_raw - lp_tau) > 1e-3:
+                far += 1
+                assert abs(lp_raw - r["logprob"]) > abs(lp_tau - r["logprob"])
+    assert worst < 2e-3, f"behaviour log-probs differ from log softmax(logits/tau_t) by up to {worst}"
+    assert far > 0, "no traced token told the annealed log-prob from the tau = 1 one"
+
+
+def test_tis_weights_reached_the_loss(run):
+    for s in (1, 2):
+        m = run["steps"][s]
+        mean, mx, frac = (m["actor/ead/tis_weight_mean"], m["actor/ead/tis_weight_max"],
+                          m["actor/ead/tis_truncated_frac"])
+        assert 0.0 < mean <= mx <= 2.0 + 1e-6 and 0.0 <= frac <= 1.0  # C = 2 (the default --tis-cap)
+        assert m["rollout_corr/rollout_is_mean"] == pytest.approx(mean, rel=1e-3)  # verl's weights, applied once

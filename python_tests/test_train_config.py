@@ -1,0 +1,135 @@
+"""`ead-ext train` without training: the verl command it builds, composed by Hydra and checked by verl
+and by the EAD checks, for every method and loss; the data it writes; the held-out summary and the
+comparison table."""
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("verl")
+pytest.importorskip("hydra")
+pytest.importorskip("pandas")
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+
+from ead_ext.integrations.verl import check_ead_config  # noqa: E402
+from ead_ext.training import data as D  # noqa: E402
+from ead_ext.training.cli import TINY_SCHEDULE  # noqa: E402
+from ead_ext.training.compare import format_table  # noqa: E402
+from ead_ext.training.heldout import summarize_dump  # noqa: E402
+from ead_ext.training.methods import LOSSES, default_compare_methods, parse_method  # noqa: E402
+from ead_ext.training.run import CONFIG_DIR, RunSpec, prepare  # noqa: E402
+
+
+def _compose(cmd):
+    name = cmd[cmd.index("--config-name") + 1]
+    overrides = cmd[cmd.index("--config-name") + 2:]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        return compose(config_name=name, overrides=overrides)
+
+
+CASES = ([("ead", loss, "v1") for loss in sorted(LOSSES)]
+         + [(m, "grpo", t) for m in ("ead-notis", "tau=0.6", "tau=1.2") for t in ("v1", "legacy")]
+         + [("ead", "grpo", "legacy")])
+
+
+@pytest.mark.parametrize("method,loss,trainer", CASES)
+def test_commands_compose_and_pass_the_checks(tmp_path, method, loss, trainer):
+    from verl.trainer.main_ppo import validate_config
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+
+    m = parse_method(method)
+    spec = RunSpec(out=tmp_path / "run", method=m, schedule=TINY_SCHEDULE, trainer=trainer, loss=loss, steps=3,
+                   prompts_per_step=2, rollout_n=4, train_prompts=16, heldout_prompts=4, heldout_n=4)
+    cfg = _compose(prepare(spec))
+    validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    settings = check_ead_config(cfg)
+    ro = cfg.actor_rollout_ref.rollout
+    corr = cfg.algorithm.rollout_correction
+    if m.ead:
+        assert settings.enable and settings.tis == m.tis and settings.schedule == TINY_SCHEDULE
+        assert ro.temperature == 1.0
+        assert (corr.rollout_is == "token") == m.tis
+        assert cfg.actor_rollout_ref.actor.policy_loss.loss_mode.startswith("ead_") == m.tis
+    else:
+        assert not settings.enable and ro.temperature == m.temperature and corr.rollout_is is None
+    assert cfg.trainer.use_v1 == (trainer == "v1")
+    assert ro.agent.agent_loop_manager_class.endswith("TQ" if trainer == "v1" else "EADAgentLoopManager")
+    assert cfg.trainer.total_training_steps == 3 and ro.n == 4 and ro.val_kwargs.n == 4
+    assert cfg.reward.custom_reward_function.path.endswith("training/reward.py")
+
+
+def test_no_tis_ablation_is_refused_with_a_weight():
+    from ead_ext.integrations.verl import EADConfigError
+
+    cmd = ["--config-name", "ead_grpo", "actor_rollout_ref.rollout.custom.ead.tis=false"]
+    with pytest.raises(EADConfigError, match="tis=false"):
+        check_ead_config(_compose(cmd))
+
+
+def test_data_is_verl_rows_with_disjoint_splits(tmp_path):
+    import pandas as pd
+
+    train, test = D.prepare_data(None, tmp_path, 64, 16, seed=0)
+    tr, te = pd.read_parquet(train), pd.read_parquet(test)
+    assert len(tr) == 64 and len(te) == 16
+    row = tr.iloc[0]
+    assert row["data_source"] == D.DATA_SOURCE and row["prompt"][0]["role"] == "user"
+    assert set(tr["prompt"].map(lambda p: p[0]["content"])).isdisjoint(te["prompt"].map(lambda p: p[0]["content"]))
+
+
+def test_tiny_model_gets_a_template_that_reproduces_its_prompts(tmp_path):
+    from transformers import AutoTokenizer
+
+    from ead_ext.tiny_model import default_model_path
+
+    src = default_model_path()
+    tok0 = AutoTokenizer.from_pretrained(src)
+    tok = AutoTokenizer.from_pretrained(D.model_with_chat_template(src, tmp_path / "m"))
+    prompt = "12+34=?\n"
+    ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
+    ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+    assert list(ids) == tok0(prompt).input_ids  # BOS + the prompt, as in the model's training
+
+
+def test_reward_function_is_the_verifier():
+    from ead_ext.training.reward import compute_score
+
+    assert compute_score("ead", "1+2+0=3|3\n#### 3\n", "3") == {"score": 1.0, "malformed": 0.0}
+    assert compute_score("ead", "#### 4\n", "3") == {"score": 0.0, "malformed": 0.0}
+    assert compute_score("ead", "no answer", "3") == {"score": 0.0, "malformed": 1.0}
+
+
+def test_heldout_summary_from_a_verl_dump(tmp_path):
+    lines = []
+    for prompt, gts, outs in (("1+2=?\n", "3", ["#### 3\n", "#### 3\n", "#### 4\n", "x"]),
+                              ("2+2=?\n", "4", ["#### 5\n"] * 4)):
+        lines += [json.dumps({"input": prompt, "output": o, "gts": gts, "score": 0, "step": 7}) for o in outs]
+    (tmp_path / "7.jsonl").write_text("\n".join(lines) + "\n")
+    h = summarize_dump(tmp_path / "7.jsonl", ks=[1, 4], majority=[4])
+    assert h["step"] == 7 and h["prompts"] == 2 and h["n"] == 4
+    s = h["summary"]
+    assert s["pass@1"]["mean"] == pytest.approx((0.5 + 0.0) / 2)
+    assert s["pass@4"]["mean"] == pytest.approx(0.5)
+    assert s["worst@4"]["mean"] == 0.0
+    assert s["maj@4"]["mean"] == pytest.approx(0.5)  # 3, 3, 4 vote 3 (right); 5 x4 (wrong)
+    assert s["malformed"]["mean"] == pytest.approx(1 / 8)
+
+
+def test_compare_table_rows_and_steps():
+    def est(v):
+        return {"mean": v, "lo": v - 0.1, "hi": v + 0.1}
+
+    def run(name, vals):
+        return {"method": name, "heldout": [{"step": s, "summary": {"pass@1": est(v), "pass@16": est(v), "worst@16": est(v),
+                                                                    "maj@16": est(v)}} for s, v in vals]}
+
+    table = format_table([run("ead", [(0, 0.5), (5, 0.6), (10, 0.7), (20, 0.8)]),
+                          run("tau=1", [(0, 0.5), (10, 0.55), (20, 0.6)])])
+    lines = table.splitlines()
+    assert lines[0] == "| method | step | pass@1 | pass@16 | worst@16 | maj@16 |"
+    assert [ln.split("|")[2].strip() for ln in lines[2:]] == ["0", "10", "20", "0", "10", "20"]  # common steps
+    assert "0.800 [0.700, 0.900]" in lines[4]
+    assert [m.name for m in default_compare_methods()] == ["ead", "ead-notis", "tau=0.6", "tau=1", "tau=1.2"]
+    with pytest.raises(ValueError):
+        parse_method("tau=0")
