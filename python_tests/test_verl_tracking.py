@@ -31,11 +31,8 @@ def _log(tmp_path, monkeypatch, config, step=3):
 
 @pytest.fixture
 def unpatched():
-    was = tracking.PATCH.applied
-    tracking.PATCH.revert()
-    yield
-    if was:
-        tracking.PATCH.apply()
+    with tracking.PATCH.state(applied=False):
+        yield
 
 
 def test_steps_carry_the_schedule_temperature(tmp_path, monkeypatch):

@@ -22,20 +22,14 @@ def _layer(n=64, k=48):
 
 @pytest.fixture
 def unpatched():
-    was = cpu_weights.PATCH.applied
-    cpu_weights.PATCH.revert()
-    yield
-    if was:
-        cpu_weights.PATCH.apply()
+    with cpu_weights.PATCH.state(applied=False):
+        yield
 
 
 @pytest.fixture
 def patched():
-    was = cpu_weights.PATCH.applied
-    cpu_weights.PATCH.apply()
-    yield
-    if not was:
-        cpu_weights.PATCH.revert()
+    with cpu_weights.PATCH.state(applied=True):
+        yield
 
 
 def test_unpatched_vllm_drops_the_weight_loader(unpatched):

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--rollout-n", type=int, default=None, help="rollouts per prompt (default 8)")
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--tis-cap", type=float, default=2.0, help="TIS truncation C")
-    ap.add_argument("--heldout-every", type=int, default=None, help="held-out evaluation every K steps (default 5)")
+    ap.add_argument("--heldout-every", type=int, default=None, help="held-out evaluation every K steps (default 10)")
     ap.add_argument("--heldout-prompts", type=int, default=None, help="held-out prompts (default 64)")
     ap.add_argument("--heldout-n", type=int, default=None, help="samples per held-out prompt (default 16)")
     ap.add_argument("--heldout-temperature", type=float, default=1.0,
@@ -84,7 +84,7 @@ def _schedule(args) -> Schedule:
 
 def _spec(args, method, out: Path) -> RunSpec:
     tiny = args.model is None
-    base = dict(steps=20, prompts_per_step=8, rollout_n=8, heldout_prompts=64, heldout_n=16, heldout_every=5)
+    base = dict(steps=20, prompts_per_step=8, rollout_n=8, heldout_prompts=64, heldout_n=16, heldout_every=10)
     if args.quick:
         base.update(QUICK)
     for key in base:

@@ -64,7 +64,7 @@ class RunSpec:
     train_prompts: int = 2048
     heldout_prompts: int = 64
     heldout_n: int = 16
-    heldout_every: int = 5
+    heldout_every: int = 10
     heldout_temperature: float = 1.0
     max_prompt_length: int = 32
     max_response_length: int = 96

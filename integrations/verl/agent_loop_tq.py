@@ -20,11 +20,10 @@ _AgentLoopWorkerTQ = getattr(AgentLoopWorkerTQ, "__ray_actor_class__", AgentLoop
 class EADAgentLoopWorkerTQ(EADAgentLoopWorkerMixin, _AgentLoopWorkerTQ):
     """verl's TransferQueue agent-loop worker with EAD rollout requests."""
 
-    # Ray needs an __init__ defined on the actor class itself here. Without one, the actor's
-    # constructor is the inherited AgentLoopWorkerTQ.__init__, whose zero-argument super() is bound
-    # to verl's plain class while Ray, which resolves an inherited __init__ through the defining
-    # module's attribute of that name, finds the @ray.remote wrapper there: "super(type, obj): obj
-    # must be an instance or subtype of type" when the actor starts (python_tests/test_verl_ray_actor.py).
+    # An __init__ of its own is what lets Ray (2.60) construct this actor. Without one, Ray runs the
+    # inherited AgentLoopWorkerTQ.__init__ of verl's @ray.remote class and its zero-argument super()
+    # fails: "super(type, obj): obj must be an instance or subtype of type" (verl's default trainer
+    # died at its first rollout). python_tests/test_verl_ray_actor.py starts both shapes under Ray.
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
 
