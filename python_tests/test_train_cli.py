@@ -65,7 +65,7 @@ def test_reward_and_temperature_metrics(run):
         assert m["ead/temperature/decay"] == TINY_SCHEDULE.at_step(s)
         taus = TINY_SCHEDULE.temperature(list(range(96)), step=s).double()
         assert m["ead/temperature/mean"] == pytest.approx(float(taus.mean()), rel=1e-9)
-        assert m["heldout/pass@1"] if s == 2 else True
+    assert 0.0 <= run["steps"][2]["heldout/pass@1"] <= 1.0  # held-out metrics merged at their step
 
 
 def test_ead_rows_reached_vllm_with_the_step_decay(run):

@@ -50,10 +50,13 @@ def _run_actor(out_path: str) -> None:  # runs in the subprocess
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from ead_ext import Schedule
-    from ead_ext.integrations.verl.cpu_platform import init_cpu_process_group, use_cpu_platform
+    # `import verl` loads ead-ext's verl.plugins entry point: the CPU mode (platform, gloo group fix)
+    from verl.utils.distributed import initialize_global_process_group_ray
 
-    use_cpu_platform()
-    init_cpu_process_group()
+    from ead_ext.integrations.verl import cpu_mode
+
+    assert cpu_mode.is_active()
+    initialize_global_process_group_ray()  # verl's own, as its TrainingWorker starts it
 
     import ead_ext.integrations.verl  # noqa: F401  registers the EAD losses
     from verl import DataProto

@@ -28,5 +28,10 @@ model_dir = default_model_path(build=False)  # raises if the checkpoint did not 
 for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]:
     assert (model_dir / name).is_file(), f"missing from the wheel: ead_ext/assets/tiny_arith/{name}"
 assert arithmetic.reward(arithmetic.make_problem(12, 34, "+").solution, "46") == 1.0
+# ead-ext train: verl loads the reward function by file path; verl and vLLM find the plugins by entry point
+assert (files("ead_ext.training") / "reward.py").is_file(), "missing from the wheel: ead_ext/training/reward.py"
+from importlib.metadata import entry_points
+assert [ep.value for ep in entry_points(group="verl.plugins")] == ["ead_ext.integrations.verl.plugin"]
+assert [ep.value for ep in entry_points(group="vllm.general_plugins")] == ["ead_ext.integrations.vllm.plugin:register"]
 print("packaging check: pip install . gives a working compiled op:", info)
 PY

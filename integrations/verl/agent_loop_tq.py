@@ -20,10 +20,14 @@ _AgentLoopWorkerTQ = getattr(AgentLoopWorkerTQ, "__ray_actor_class__", AgentLoop
 class EADAgentLoopWorkerTQ(EADAgentLoopWorkerMixin, _AgentLoopWorkerTQ):
     """verl's TransferQueue agent-loop worker with EAD rollout requests."""
 
-    # An __init__ of its own is what lets Ray (2.60) construct this actor. Without one, Ray runs the
-    # inherited AgentLoopWorkerTQ.__init__ of verl's @ray.remote class and its zero-argument super()
-    # fails: "super(type, obj): obj must be an instance or subtype of type" (verl's default trainer
-    # died at its first rollout). python_tests/test_verl_ray_actor.py starts both shapes under Ray.
+    # An __init__ of its own is what lets Ray (2.60) construct this actor. Ray copies every inherited
+    # method onto its actor wrapper (ray/actor.py, _inject_tracing_into_class) and ships the wrapper
+    # with cloudpickle. verl's AgentLoopWorkerTQ.__init__ cannot be pickled by reference (its module
+    # name AgentLoopWorkerTQ is the @ray.remote wrapper, not the class), so it travels by value, and
+    # its zero-argument super() cell with it: a copy of verl's class that the actor is no instance
+    # of ("super(type, obj): obj must be an instance or subtype of type"; verl's default trainer died
+    # at its first rollout). This __init__ is importable by name, so it is pickled by reference and
+    # its super() is the real class. python_tests/test_verl_ray_actor.py starts both shapes under Ray.
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
 

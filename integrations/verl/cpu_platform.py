@@ -7,9 +7,10 @@ fails in ``initialize_global_process_group_ray`` with
 a ``cpu`` platform (device ``"cpu"``, collective backend ``gloo``) through
 ``verl.plugin.platform.PlatformRegistry`` — the extension point verl documents for
 new hardware — so verl's real training worker and FSDP engine run on a GPU-less
-machine (CI tests, smoke runs). Select it with ``VERL_PLATFORM=cpu`` (after this
-module is imported) or call :func:`use_cpu_platform` before verl's first
-``get_platform()``.
+machine (CI tests, smoke runs). ead-ext's verl CPU mode (:mod:`.cpu_mode`, loaded by
+verl's ``verl.plugins`` entry point) registers and selects it where no accelerator is
+present; by hand: ``VERL_PLATFORM=cpu`` after this module is imported, or
+:func:`use_cpu_platform` before verl's first ``get_platform()``.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import torch
 from verl.plugin.platform.platform_base import PlatformBase
 from verl.plugin.platform.platform_manager import PlatformRegistry, set_platform
 
-__all__ = ["PlatformCPU", "use_cpu_platform", "init_cpu_process_group"]
+__all__ = ["PlatformCPU", "use_cpu_platform"]
 
 
 class _CPUDeviceModule(ModuleType):
@@ -162,16 +163,3 @@ def use_cpu_platform() -> PlatformCPU:
     platform = PlatformCPU()
     set_platform(platform)
     return platform
-
-
-def init_cpu_process_group() -> None:
-    """Starts a one-process gloo group from RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, if none is up.
-
-    verl's ``initialize_global_process_group_ray`` asks for ``"cpu:gloo,<device>:<backend>"``,
-    which torch refuses when the device is the CPU itself ("Duplicate device type cpu");
-    it skips its own call when a group already exists, so this starts one first.
-    """
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
