@@ -32,12 +32,6 @@ class Patch:
     def applied(self) -> bool:
         return bool(self._applied)
 
-    def original(self) -> Any:
-        """The unpatched object (imports the module)."""
-        if self._applied:
-            return self._applied[0][1]
-        return getattr(importlib.import_module(self.module), self.attr)
-
     def apply(self) -> "Patch":
         if self._applied:
             return self

@@ -2,7 +2,6 @@
 and by the EAD checks, for every method and loss; the data it writes; the held-out summary and the
 comparison table."""
 import json
-from pathlib import Path
 
 import pytest
 

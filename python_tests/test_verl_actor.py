@@ -15,11 +15,11 @@ same tiny random-weight Llama (logits / tau_t), so the TIS weights are a real EA
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
+from net_helpers import free_port
 
 verl = pytest.importorskip("verl")
 pytest.importorskip("transformers")
@@ -34,12 +34,6 @@ if Version(verl.__version__) < Version("0.9.1"):
 
 MODES = [("ead_vanilla", "token-mean"), ("ead_dapo", "token-mean"), ("ead_grpo", "seq-mean-token-mean"),
          ("ead_clip_cov", "token-mean"), ("ead_kl_cov", "token-mean")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run_actor(out_path: str) -> None:  # runs in the subprocess
@@ -167,7 +161,7 @@ def _run_actor(out_path: str) -> None:  # runs in the subprocess
 def actor_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("actor") / "results.json"
     env = dict(os.environ, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
-               MASTER_PORT=str(_free_port()), VERL_ENGINE_DEVICE="cuda", OMP_NUM_THREADS="1",
+               MASTER_PORT=str(free_port()), VERL_ENGINE_DEVICE="cuda", OMP_NUM_THREADS="1",
                TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1")
     proc = subprocess.run([sys.executable, __file__, str(out)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]

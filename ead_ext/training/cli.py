@@ -134,9 +134,9 @@ def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True) -> dict:
           f"x {spec.prompts_per_step} prompts x n = {spec.rollout_n}, {where}; log: {spec.out / 'verl.log'}",
           flush=True)
     t0 = time.monotonic()
-    rc = launch(spec, cmd, progress=_progress(spec, t0), verbose=verbose)
+    launch(spec, cmd, progress=_progress(spec, t0), verbose=verbose)
     seconds = time.monotonic() - t0
-    result = collect(spec, rc, seconds, ks=KS, majority=MAJORITY)
+    result = collect(spec, seconds, ks=KS, majority=MAJORITY)
     timing = [r.get("timing_s/step") for r in result.steps if r.get("timing_s/step") is not None]
     summary = {"name": spec.out.name, "method": spec.method.name, "seconds": round(seconds, 1),
                "steps": spec.steps, "step_seconds_median": sorted(timing)[len(timing) // 2] if timing else None,

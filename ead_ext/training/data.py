@@ -17,7 +17,7 @@ from typing import Iterable, List, Optional
 from ..tasks import arithmetic
 
 __all__ = ["DATA_SOURCE", "PLAIN_CHAT_TEMPLATE", "verl_rows", "write_parquet", "arithmetic_split",
-           "load_jsonl_tasks", "model_with_chat_template", "prepare_data"]
+           "model_with_chat_template", "prepare_data"]
 
 #: ``data_source`` of every row: verl passes it to the reward function.
 DATA_SOURCE = "ead_ext/verifier"
@@ -50,13 +50,6 @@ def write_parquet(rows: List[dict], path: Path) -> Path:
 def arithmetic_split(split: str, n: int, seed: int) -> List[dict]:
     """``n`` distinct problems of the arithmetic task's ``split`` (disjoint by construction)."""
     return [{"prompt": p.prompt, "answer": p.answer} for p in arithmetic.generate(n, split, seed=seed)]
-
-
-def load_jsonl_tasks(path: str, limit: Optional[int] = None) -> List[dict]:
-    """JSONL lines ``{"prompt": ..., "answer": ...}`` (the format ``ead-ext eval --tasks`` reads)."""
-    from ..evaluate import load_tasks
-
-    return load_tasks(path, limit)
 
 
 def model_with_chat_template(model: Path, out: Path) -> Path:
@@ -99,7 +92,9 @@ def prepare_data(data: Optional[str], out: Path, train_prompts: int, heldout_pro
         if not ((src / "train.jsonl").exists() and (src / "test.jsonl").exists()):
             raise FileNotFoundError(f"{src}: need train.parquet + test.parquet (verl format) or train.jsonl + "
                                     "test.jsonl ({\"prompt\", \"answer\"} lines)")
-        train = load_jsonl_tasks(str(src / "train.jsonl"))
-        test = load_jsonl_tasks(str(src / "test.jsonl"), heldout_prompts)
+        from ..evaluate import load_tasks  # the JSONL format `ead-ext eval --tasks` reads
+
+        train = load_tasks(str(src / "train.jsonl"))
+        test = load_tasks(str(src / "test.jsonl"), heldout_prompts)
     return (write_parquet(verl_rows(train, "train"), out / "train.parquet").resolve(),
             write_parquet(verl_rows(test, "test"), out / "test.parquet").resolve())

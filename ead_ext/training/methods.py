@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List
 
 __all__ = ["Method", "parse_method", "LOSSES", "VERL_LOSS_OF"]
 
@@ -72,7 +72,3 @@ def parse_method(text: str) -> Method:
 
 def default_compare_methods() -> List[Method]:
     return [parse_method(m) for m in ("ead", "ead-notis", "tau=0.6", "tau=1.0", "tau=1.2")]
-
-
-def method_or_none(text: Optional[str]) -> Optional[Method]:
-    return None if text is None else parse_method(text)

@@ -84,7 +84,6 @@ class RunSpec:
 @dataclass
 class RunResult:
     spec: RunSpec
-    returncode: int
     seconds: float
     steps: List[dict]  # one entry per logged step: {"step": s, **verl metrics}
     heldout: List[dict]  # one entry per held-out evaluation (see heldout.summarize_dump)
@@ -184,9 +183,9 @@ def read_log(path: Path) -> List[dict]:
 
 
 def launch(spec: RunSpec, cmd: List[str], progress: Optional[Callable[[List[dict]], None]] = None,
-           verbose: bool = False) -> int:
-    """Runs verl; returns its exit code. Raises :class:`TrainingFailed` (after ending every process
-    of the run) on a non-zero exit or when ``spec.timeout_s`` passes."""
+           verbose: bool = False) -> None:
+    """Runs verl to a successful end. Raises :class:`TrainingFailed` (after ending every process of
+    the run) on a non-zero exit or when ``spec.timeout_s`` passes."""
     out = spec.out.resolve()
     log_path, verl_log = out / "verl.log", out / "verl_log.jsonl"
     verl_log.unlink(missing_ok=True)
@@ -213,7 +212,6 @@ def launch(spec: RunSpec, cmd: List[str], progress: Optional[Callable[[List[dict
         progress(final)
     if proc.returncode != 0:
         raise TrainingFailed(f"verl exited with code {proc.returncode}: {_tail_error(log_path)} (full log: {log_path})")
-    return proc.returncode
 
 
 def _end_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
@@ -248,7 +246,7 @@ def _tail_error(log_path: Path) -> str:
     return lines[-1][-400:] if lines else "empty log"
 
 
-def collect(spec: RunSpec, returncode: int, seconds: float, ks, majority) -> RunResult:
+def collect(spec: RunSpec, seconds: float, ks, majority) -> RunResult:
     """Merges verl's per-step log and the held-out evaluations into ``metrics.jsonl``."""
     from .heldout import summarize_dumps
 
@@ -264,4 +262,4 @@ def collect(spec: RunSpec, returncode: int, seconds: float, ks, majority) -> Run
                 row.update({f"heldout/{k}": v["mean"] for k, v in h["summary"].items()})
             f.write(json.dumps(row) + "\n")
     (out / "heldout.json").write_text(json.dumps(held, indent=1) + "\n")
-    return RunResult(spec, returncode, seconds, steps, held)
+    return RunResult(spec, seconds, steps, held)

@@ -41,6 +41,7 @@ import os
 from typing import Any, Dict, List
 
 from ..patching import Patch
+from ..vllm.cpu_weights import ENV as ENV_LIVE_WEIGHTS
 
 __all__ = ["PATCHES", "ENV_SWITCH", "ENV_LIVE_WEIGHTS", "CONFIG_OVERRIDES", "accelerator_present", "wanted",
            "activate", "deactivate", "is_active", "config_overrides"]
@@ -49,8 +50,7 @@ logger = logging.getLogger("ead_ext.integrations.verl")
 
 #: ``auto`` (default: on where no accelerator is present), ``1`` (on), ``0`` (off).
 ENV_SWITCH = "EAD_VERL_CPU_MODE"
-#: read by ead-ext's vLLM plugin in vLLM's processes (see :mod:`ead_ext.integrations.vllm.cpu_weights`).
-ENV_LIVE_WEIGHTS = "EAD_VLLM_CPU_LIVE_WEIGHTS"
+# ENV_LIVE_WEIGHTS: read by ead-ext's vLLM plugin in vLLM's processes (ead_ext.integrations.vllm.cpu_weights)
 #: this process (and what it starts): the platform and verl's FSDP engine class
 _ENV_SET = {"VERL_PLATFORM": "cpu", "VERL_ENGINE_DEVICE": "cuda"}
 #: verl's Ray workers only (through the runtime environment): also the vLLM live-weights switch

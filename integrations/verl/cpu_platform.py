@@ -141,7 +141,7 @@ class PlatformCPU(PlatformBase):
         # resource check counts only "GPU"/"NPU", and the vLLM replica indexes
         # ray.get_runtime_context().get_accelerator_ids() by this name (which knows GPU, not CPU).
         # On the CPU platform the slots are *logical* Ray GPUs (ray.init(num_gpus=N), see
-        # cpu_mode.ray_init_overrides): Ray only books them and sets CUDA_VISIBLE_DEVICES, which
+        # cpu_mode.config_overrides): Ray only books them and sets CUDA_VISIBLE_DEVICES, which
         # CPU-only torch and vLLM ignore.
         return "GPU"
 
