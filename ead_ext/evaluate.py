@@ -8,8 +8,9 @@ prompt and the sample index (the fused op's counter-based stream: the draws do n
 the batch). Fixed-temperature requests draw from the engine's generator, seeded by
 ``--seed``: the whole run is reproducible, but a sample depends on its batch (``--seed-all``
 seeds them one by one too; vLLM's own sampler then loops over per-request generators,
-~2x slower on the CPU). Answers are scored by the ``####`` verifier of
-:mod:`ead_ext.tasks.arithmetic` (integers compared by value, other answers as strings), and
+~2x slower on the CPU). Answers are scored by the verifier of ``--task`` (:mod:`ead_ext.tasks`: ``arithmetic``'s
+``####`` answer, integers compared by value, other answers as strings; ``countdown``'s derivation
+checked step by step), and
 the command prints Pass@k, Best@k, Worst@k (k in ``--ks``) and Majority@N (N in
 ``--majority``) per method as "mean [95 % CI]" over prompts (see :mod:`ead_ext.metrics`),
 writes ``results.json`` (config, per-prompt metrics, per-position statistics) and a PNG with
@@ -21,14 +22,15 @@ distribution it was drawn from (softmax(logits / tau_t)), so the mean of -log p 
 answers still running at position t is an unbiased estimate of the mean entropy there
 (no second forward pass).
 
-Defaults: the tiny arithmetic model shipped with the package (trained by
-:mod:`ead_ext.tiny_model`) on held-out problems of :mod:`ead_ext.tasks.arithmetic`. Its
-answers are 20-60 tokens long, so its default EAD schedule uses d0 = 5 (tau crosses 1.0 at
-t ~ 18 and would reach tau_min at t ~ 74) instead of the paper's d0 = 25 (scaled for answers
-hundreds of tokens long, where tau stays above 1.1 for the first 60 tokens). With
-``--model`` the paper's defaults apply (``--preset`` / flags change them). ``--tasks FILE``
-reads JSONL lines ``{"prompt": ..., "answer": ...}``; the model's answer must end with
-``#### <answer>``.
+Defaults: the task's tiny model shipped with the package (trained by :mod:`ead_ext.tiny_model`)
+on held-out problems of the task. Its EAD schedule is the task's
+(:data:`ead_ext.tasks.SCHEDULES`, sized to its answers by one stated rule: arithmetic d0 = 5,
+countdown d0 = 2.5, no cutoff) instead of the paper's d0 = 25 (scaled for answers hundreds of
+tokens long, where tau stays above 1.1 for the first 60 tokens). With ``--model`` the paper's
+defaults apply (``--preset`` / flags change them). ``--tasks FILE`` reads JSONL lines
+``{"prompt": ..., "answer": ...}``, scored by ``--task``'s verifier (for ``arithmetic``, the
+model's answer must end with ``#### <answer>``; for ``countdown`` the answer is the problem,
+``"3 5 7 2 -> 24"``).
 """
 from __future__ import annotations
 
@@ -45,13 +47,12 @@ from typing import Dict, List, Optional
 from . import metrics as M
 from .engine import make_llm
 from .schedule import PRESETS, Schedule
-from .tasks import arithmetic
+from .tasks import SCHEDULES, TASKS, get_task
 
 __all__ = ["main", "build_parser", "run", "format_table", "load_tasks", "Method"]
 
 QUICK = dict(prompts=8, n=4, ks=[1, 4], majority=[1, 4])
 FULL = dict(prompts=64, n=32, ks=[1, 4, 16], majority=[1, 4, 16, 32])
-DEFAULT_MODEL_D0 = 5.0
 
 
 @dataclass
@@ -69,8 +70,9 @@ class MethodResult:
     seconds: float = 0.0
 
 
-def load_tasks(path: str, limit: Optional[int] = None) -> List[dict]:
-    """JSONL tasks: one object per line with string ``prompt`` and ``answer``."""
+def load_tasks(path: str, limit: Optional[int] = None, task: str = "arithmetic") -> List[dict]:
+    """JSONL tasks: one object per line with string ``prompt`` and ``answer`` (checked by ``task``)."""
+    check = get_task(task).validate_answer
     tasks = []
     with open(path) as f:
         for i, line in enumerate(f, 1):
@@ -82,8 +84,10 @@ def load_tasks(path: str, limit: Optional[int] = None) -> List[dict]:
                 raise ValueError(f"{path}:{i}: not JSON ({e})") from None
             if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str) or "answer" not in obj:
                 raise ValueError(f"{path}:{i}: need an object with a string 'prompt' and an 'answer'")
-            if arithmetic.normalize_answer(str(obj["answer"])) is None:
-                raise ValueError(f"{path}:{i}: empty answer")
+            try:
+                check(str(obj["answer"]))
+            except ValueError as e:
+                raise ValueError(f"{path}:{i}: {e}") from None
             tasks.append({"prompt": obj["prompt"], "answer": str(obj["answer"])})
             if limit and len(tasks) >= limit:
                 break
@@ -101,7 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ead-ext eval", description=__doc__.split("\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--model", default=None, help="HF model directory or hub id (default: the shipped tiny model)")
-    ap.add_argument("--tasks", default=None, help="JSONL with prompt/answer (default: held-out arithmetic)")
+    ap.add_argument("--task", choices=sorted(TASKS), default="arithmetic",
+                    help="the task: its held-out problems, verifier, tiny model and schedule")
+    ap.add_argument("--tasks", default=None, help="JSONL with prompt/answer, scored by --task's verifier "
+                                                  "(default: --task's held-out problems)")
     ap.add_argument("--quick", action="store_true",
                     help=f"reduced setting for CI: {QUICK['prompts']} prompts, N={QUICK['n']}, k in {QUICK['ks']}")
     ap.add_argument("--prompts", type=int, default=None, help=f"number of prompts (default {FULL['prompts']})")
@@ -113,8 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fixed temperatures to compare (tau_min is added unless --no-tau-min)")
     ap.add_argument("--no-tau-min", action="store_true", help="do not add a fixed tau = tau_min baseline")
     ap.add_argument("--no-ead", action="store_true", help="only the fixed temperatures (no vLLM integration needed)")
-    g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: --preset, d0 5 for the tiny model)")
-    g.add_argument("--preset", choices=sorted(PRESETS), default="small")
+    g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: the task's for the tiny model, "
+                              "else --preset)")
+    g.add_argument("--preset", choices=sorted(PRESETS), default=None, help="default: small")
     for name, typ in (("tau-max", float), ("tau-min", float), ("d0", float), ("growth", float), ("cap", float),
                       ("cutoff", int), ("token-scale", float)):
         g.add_argument(f"--{name}", type=typ, default=None)
@@ -138,9 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _schedule(args, tiny: bool) -> Schedule:
-    sched = PRESETS[args.preset]
-    if tiny and args.d0 is None:
-        sched = sched.replace(d0=DEFAULT_MODEL_D0)
+    if args.preset is None:
+        sched = SCHEDULES[args.task] if tiny else PRESETS["small"]
+    else:
+        sched = PRESETS[args.preset]
     changes = {f: getattr(args, f) for f in ("tau_max", "tau_min", "d0", "growth", "cap", "cutoff", "token_scale")
                if getattr(args, f) is not None}
     if "d0" in changes and "cap" not in changes and changes["d0"] > sched.cap:
@@ -248,15 +257,16 @@ def run(args) -> dict:
         raise SystemExit(f"ead-ext eval: every k exceeds N = {n}")
     max_tokens = args.max_tokens or (96 if tiny else 512)
     max_model_len = args.max_model_len or (256 if tiny else 4096)
+    verifier = get_task(args.task)
     if args.tasks:
-        tasks = load_tasks(args.tasks, n_prompts)
+        tasks = load_tasks(args.tasks, n_prompts, task=args.task)
     else:
         tasks = [{"prompt": p.prompt, "answer": p.answer}
-                 for p in arithmetic.generate(n_prompts, "test", seed=args.data_seed)]
+                 for p in verifier.generate(n_prompts, "test", seed=args.data_seed)]
     if tiny:
         from .tiny_model import default_model_path
 
-        model = str(default_model_path())
+        model = str(default_model_path(task=args.task))
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local checkpoint: never ask the Hub
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     else:
@@ -272,7 +282,8 @@ def run(args) -> dict:
         tok = llm.get_tokenizer()
         prompts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
                                            add_generation_prompt=True) for p in prompts]
-    results = {"config": {"model": model, "tasks": args.tasks or "arithmetic held-out (seed %d)" % args.data_seed,
+    results = {"config": {"model": model, "task": args.task,
+                          "tasks": args.tasks or f"{args.task} held-out (seed {args.data_seed})",
                           "prompts": len(tasks), "n": n, "ks": ks, "majority": majority, "max_tokens": max_tokens,
                           "seed": args.seed, "seed_all": args.seed_all, "ci": args.ci,
                           "schedule": sched.to_dict(), "step": args.step,
@@ -283,7 +294,7 @@ def run(args) -> dict:
     for m, res in zip(methods, sampled):
         per_prompt = []
         for task, comps in zip(tasks, res.completions):
-            scored = [arithmetic.score(c, task["answer"]) for c in comps]
+            scored = [verifier.score(c, task["answer"]) for c in comps]
             answers = [a for a, _ in scored]
             rewards = [r for _, r in scored]
             pm = M.prompt_metrics(rewards, answers, ks=ks, ns=majority, seed=args.seed)
@@ -385,7 +396,7 @@ def main(argv=None) -> int:
         return 2
     table = format_table(results)
     cfg = results["config"]
-    print(f"\nmodel {cfg['model']} | {cfg['prompts']} prompts x N = {cfg['n']} samples per method | seed {cfg['seed']}"
+    print(f"\ntask {cfg['task']} | model {cfg['model']} | {cfg['prompts']} prompts x N = {cfg['n']} samples per method | seed {cfg['seed']}"
           f" | {cfg['ci']} 95 % CI over prompts | engine {cfg['engine_seconds']:.1f} s, sampling "
           f"{cfg['sampling_seconds']:.1f} s, total {cfg['total_seconds']:.1f} s")
     print(f"EAD schedule {cfg['schedule']} at step {cfg['step']}\n")

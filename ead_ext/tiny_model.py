@@ -1,19 +1,21 @@
-"""The embedded default model: a tiny Llama-style causal LM trained on the arithmetic task.
+"""The embedded default models: tiny Llama-style causal LMs, one per task of :mod:`ead_ext.tasks`.
 
-``python -m ead_ext.tiny_model train --out DIR`` builds a character-level tokenizer
+``python -m ead_ext.tiny_model train --task arithmetic|countdown`` builds a character-level tokenizer
 locally (``tokenizers`` WordLevel over printable ASCII, saved as a transformers fast
 tokenizer; BOS prepended, EOS ends each answer) and trains a 2-layer Llama (hidden 128,
 4 heads of head_dim 32, as vLLM's CPU attention requires; 0.34 M parameters) on worked answers
-of :mod:`ead_ext.tasks.arithmetic` train problems, on the CPU (loss on the answer tokens only;
+of the task's train problems, on the CPU (loss on the answer tokens only;
 batch 64, AdamW, lr 3e-3 with warm-up and cosine decay). Every ``--eval-every`` steps
 it samples one answer at tau = 1 for ``--eval-prompts`` held-out test problems and
-stops as soon as that Pass@1 reaches ``--target`` (default 0.5, inside the 30-70 %
-band that leaves room for exploration), or at ``--max-steps`` / ``--max-minutes``.
+stops as soon as that Pass@1 reaches ``--target`` (the task's :data:`TARGETS`, inside the band
+that leaves room for exploration and RL), or at ``--max-steps`` / ``--max-minutes``.
 The checkpoint (safetensors, ~1.4 MB) loads with ``transformers.AutoModelForCausalLM``,
-``AutoTokenizer`` and vLLM. The shipped one is this script's default run (seed 0): 400 steps,
-7.1 min on 2 shared cores, held-out Pass@1 0.59 at tau = 1 (its ``train_log.json``).
+``AutoTokenizer`` and vLLM. The shipped ones are this script's default runs (seed 0), each with
+its ``train_log.json``: arithmetic 400 steps, 7.1 min on 2 shared cores, held-out Pass@1 0.59 at
+tau = 1; countdown (``--task countdown``) 3000 steps, 13.4 min, held-out Pass@1 0.10 at tau = 1
+(greedy ~0.17: most wrong answers fake the last step's arithmetic to hit the target).
 
-:func:`default_model_path` returns the checkpoint shipped in ``ead_ext/assets/tiny_arith``
+:func:`default_model_path` returns the checkpoint shipped in ``ead_ext/assets/<dir>``
 (package data); when it is missing it trains one once into the user cache
 (``$EAD_EXT_CACHE`` or ``~/.cache/ead_ext``) and reuses it.
 """
@@ -29,9 +31,17 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-__all__ = ["ASSET_DIR", "default_model_path", "build_tokenizer", "build_config", "train", "evaluate_pass1"]
+__all__ = ["ASSET_DIR", "ASSET_DIRS", "TARGETS", "default_model_path", "build_tokenizer", "build_config", "train",
+           "evaluate_pass1"]
 
-ASSET_DIR = Path(__file__).parent / "assets" / "tiny_arith"
+ASSET_DIRS = {"arithmetic": Path(__file__).parent / "assets" / "tiny_arith",
+              "countdown": Path(__file__).parent / "assets" / "tiny_countdown"}
+ASSET_DIR = ASSET_DIRS["arithmetic"]
+#: held-out Pass@1 at tau = 1 at which training stops: arithmetic in the 30-70 % band that leaves
+#: room for exploration, countdown lower (10-50 %) so RL has room to improve
+TARGETS = {"arithmetic": 0.5, "countdown": 0.3}
+#: training length per task (the cosine decay spans it): countdown's answers need longer to learn
+MAX_STEPS = {"arithmetic": 1500, "countdown": 3000}
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
 MAX_NEW_TOKENS = 96  # the longest worked answer (4+4 digits) is ~70 characters
 
@@ -41,18 +51,21 @@ def _is_checkpoint(path: Path) -> bool:
         (path / "tokenizer.json").is_file()
 
 
-def default_model_path(build: bool = True) -> Path:
-    """The shipped checkpoint, else a cached one, else (``build``) one trained now and cached."""
-    if _is_checkpoint(ASSET_DIR):
-        return ASSET_DIR
-    cache = Path(os.environ.get("EAD_EXT_CACHE", Path.home() / ".cache" / "ead_ext")) / "tiny_arith"
+def default_model_path(build: bool = True, task: str = "arithmetic") -> Path:
+    """The shipped checkpoint of ``task``, else a cached one, else (``build``) one trained now and cached."""
+    if task not in ASSET_DIRS:
+        raise ValueError(f"no tiny model for task {task!r}: choose one of {sorted(ASSET_DIRS)}")
+    shipped = ASSET_DIRS[task]
+    if _is_checkpoint(shipped):
+        return shipped
+    cache = Path(os.environ.get("EAD_EXT_CACHE", Path.home() / ".cache" / "ead_ext")) / shipped.name
     if _is_checkpoint(cache):
         return cache
     if not build:
-        raise FileNotFoundError(f"no tiny model in {ASSET_DIR} or {cache}")
-    print(f"ead_ext: training the default tiny model into {cache} (once; up to ~15 min on 2 cores)",
+        raise FileNotFoundError(f"no tiny model in {shipped} or {cache}")
+    print(f"ead_ext: training the default tiny {task} model into {cache} (once; up to ~15 min on 2 cores)",
           file=sys.stderr)
-    train(cache)
+    train(cache, task=task)
     return cache
 
 
@@ -125,27 +138,35 @@ def sample_answers(model, tokenizer, prompts: List[str], temperature: float = 1.
     return out
 
 
-def evaluate_pass1(model, tokenizer, n_prompts: int = 256, temperature: float = 1.0, seed: int = 0) -> float:
+def evaluate_pass1(model, tokenizer, n_prompts: int = 256, temperature: float = 1.0, seed: int = 0,
+                   task: str = "arithmetic") -> float:
     """Fraction of ``n_prompts`` held-out test problems answered right by one sample at ``temperature``."""
-    from .tasks import arithmetic
+    from .tasks import get_task
 
-    problems = arithmetic.generate(n_prompts, "test", seed=seed)
+    t = get_task(task)
+    problems = t.generate(n_prompts, "test", seed=seed)
     was_training = model.training
     model.eval()
     answers = sample_answers(model, tokenizer, [p.prompt for p in problems], temperature, seed=seed)
     model.train(was_training)
-    return sum(arithmetic.reward(a, p.answer) for a, p in zip(answers, problems)) / len(problems)
+    return sum(t.reward(a, p.answer) for a, p in zip(answers, problems)) / len(problems)
 
 
-def train(out: Path | str, *, seed: int = 0, batch_size: int = 64, lr: float = 3e-3, max_steps: int = 1500,
-          max_minutes: float = 15.0, target: float = 0.5, eval_every: int = 100, eval_prompts: int = 128,
-          threads: Optional[int] = None, hidden: int = 128, layers: int = 2, heads: int = 4,
-          intermediate: int = 256, log=print) -> dict:
-    """Trains and saves the model to ``out``; returns a summary (also written to ``train_log.json``)."""
+def train(out: Path | str, *, task: str = "arithmetic", seed: int = 0, batch_size: int = 64, lr: float = 3e-3,
+          max_steps: Optional[int] = None, max_minutes: float = 20.0, target: Optional[float] = None,
+          eval_every: int = 100,
+          eval_prompts: int = 128, threads: Optional[int] = None, hidden: int = 128, layers: int = 2,
+          heads: int = 4, intermediate: int = 256, log=print) -> dict:
+    """Trains and saves the model of ``task`` to ``out``; returns a summary (also written to ``train_log.json``)."""
     import torch
     from transformers import LlamaForCausalLM
 
-    from .tasks import arithmetic
+    from .tasks import get_task
+
+    if target is None:
+        target = TARGETS[task]
+    if max_steps is None:
+        max_steps = MAX_STEPS[task]
 
     if threads:
         torch.set_num_threads(threads)
@@ -162,7 +183,7 @@ def train(out: Path | str, *, seed: int = 0, batch_size: int = 64, lr: float = 3
             return lr * (step + 1) / warmup
         return lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, max_steps - warmup)))))
 
-    stream = arithmetic.iter_problems("train", seed)
+    stream = get_task(task).iter_problems("train", seed)
     history, t0, step, acc, loss_ema = [], time.perf_counter(), 0, float("nan"), None
     log(f"training a {n_params / 1e6:.2f} M-parameter Llama ({layers} layers, hidden {hidden}, "
         f"{heads} heads) on {torch.get_num_threads()} threads")
@@ -184,7 +205,7 @@ def train(out: Path | str, *, seed: int = 0, batch_size: int = 64, lr: float = 3
         loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
         minutes = (time.perf_counter() - t0) / 60
         if step % eval_every == 0 or minutes >= max_minutes:
-            acc = evaluate_pass1(model, tokenizer, eval_prompts, temperature=1.0, seed=1)
+            acc = evaluate_pass1(model, tokenizer, eval_prompts, temperature=1.0, seed=1, task=task)
             minutes = (time.perf_counter() - t0) / 60
             history.append({"step": step, "minutes": round(minutes, 2), "loss": round(loss_ema, 4),
                             "pass1_tau1": acc})
@@ -201,7 +222,7 @@ def train(out: Path | str, *, seed: int = 0, batch_size: int = 64, lr: float = 3
     model.eval()
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    summary = {"params": n_params, "steps": step, "minutes": round((time.perf_counter() - t0) / 60, 2),
+    summary = {"task": task, "params": n_params, "layers": layers, "hidden": hidden, "steps": step, "minutes": round((time.perf_counter() - t0) / 60, 2),
                "stopped_by": stop, "final_pass1_tau1": acc, "target": target, "seed": seed,
                "batch_size": batch_size, "lr": lr, "threads": torch.get_num_threads(), "history": history}
     (out / "train_log.json").write_text(json.dumps(summary, indent=1))
@@ -212,34 +233,38 @@ def train(out: Path | str, *, seed: int = 0, batch_size: int = 64, lr: float = 3
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ead_ext.tiny_model", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    tr = sub.add_parser("train", help="train the tiny arithmetic model")
-    tr.add_argument("--out", default=str(ASSET_DIR))
+    tr = sub.add_parser("train", help="train a tiny model")
+    tr.add_argument("--task", choices=sorted(ASSET_DIRS), default="arithmetic")
+    tr.add_argument("--out", default=None, help="default: the shipped model's directory, ead_ext/assets/<dir>")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--batch-size", type=int, default=64)
     tr.add_argument("--lr", type=float, default=3e-3)
-    tr.add_argument("--max-steps", type=int, default=1500)
-    tr.add_argument("--max-minutes", type=float, default=15.0)
-    tr.add_argument("--target", type=float, default=0.5, help="stop when held-out Pass@1 at tau=1 reaches this")
+    tr.add_argument("--max-steps", type=int, default=None, help=f"default {MAX_STEPS}")
+    tr.add_argument("--max-minutes", type=float, default=20.0)
+    tr.add_argument("--target", type=float, default=None,
+                    help=f"stop when held-out Pass@1 at tau=1 reaches this (default {TARGETS})")
+    tr.add_argument("--layers", type=int, default=2)
     tr.add_argument("--eval-every", type=int, default=100)
     tr.add_argument("--eval-prompts", type=int, default=128)
     tr.add_argument("--threads", type=int, default=None)
     ev = sub.add_parser("eval", help="held-out Pass@1 of a checkpoint with transformers")
+    ev.add_argument("--task", choices=sorted(ASSET_DIRS), default="arithmetic")
     ev.add_argument("--model", default=None)
     ev.add_argument("--prompts", type=int, default=256)
     ev.add_argument("--temperature", type=float, default=1.0)
     ev.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if args.cmd == "train":
-        train(args.out, seed=args.seed, batch_size=args.batch_size, lr=args.lr, max_steps=args.max_steps,
+        train(args.out or ASSET_DIRS[args.task], task=args.task, layers=args.layers, seed=args.seed, batch_size=args.batch_size, lr=args.lr, max_steps=args.max_steps,
               max_minutes=args.max_minutes, target=args.target, eval_every=args.eval_every,
               eval_prompts=args.eval_prompts, threads=args.threads)
         return 0
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = args.model or str(default_model_path(build=False))
+    path = args.model or str(default_model_path(build=False, task=args.task))
     model = AutoModelForCausalLM.from_pretrained(path)
     tok = AutoTokenizer.from_pretrained(path)
-    acc = evaluate_pass1(model, tok, args.prompts, args.temperature, args.seed)
+    acc = evaluate_pass1(model, tok, args.prompts, args.temperature, args.seed, task=args.task)
     print(f"{path}: held-out Pass@1 at tau={args.temperature} over {args.prompts} prompts: {acc:.3f}")
     return 0
 

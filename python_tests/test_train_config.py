@@ -13,7 +13,9 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 
 from ead_ext.integrations.verl import check_ead_config  # noqa: E402
 from ead_ext.training import data as D  # noqa: E402
-from ead_ext.training.cli import TINY_SCHEDULE  # noqa: E402
+from ead_ext.tasks import SCHEDULES  # noqa: E402
+
+TINY_SCHEDULE = SCHEDULES["arithmetic"]
 from ead_ext.training.compare import format_table  # noqa: E402
 from ead_ext.training.heldout import summarize_dump  # noqa: E402
 from ead_ext.training.methods import LOSSES, default_compare_methods, parse_method  # noqa: E402
@@ -66,15 +68,24 @@ def test_no_tis_ablation_is_refused_with_a_weight():
         check_ead_config(_compose(cmd))
 
 
-def test_data_is_verl_rows_with_disjoint_splits(tmp_path):
+@pytest.mark.parametrize("task", ["arithmetic", "countdown"])
+def test_data_is_verl_rows_with_disjoint_splits(tmp_path, task):
     import pandas as pd
 
-    train, test = D.prepare_data(None, tmp_path, 64, 16, seed=0)
+    from ead_ext.training.reward import compute_score
+
+    train, test = D.prepare_data(None, tmp_path, 64, 16, seed=0, task=task)
     tr, te = pd.read_parquet(train), pd.read_parquet(test)
     assert len(tr) == 64 and len(te) == 16
     row = tr.iloc[0]
-    assert row["data_source"] == D.DATA_SOURCE and row["prompt"][0]["role"] == "user"
+    assert row["data_source"] == f"ead_ext/{task}" and row["prompt"][0]["role"] == "user"
     assert set(tr["prompt"].map(lambda p: p[0]["content"])).isdisjoint(te["prompt"].map(lambda p: p[0]["content"]))
+    # verl's reward call on a row scores it with that task's verifier: the worked solution earns 1
+    from ead_ext.tasks import get_task
+
+    p = get_task(task).generate(1, "train", seed=0)[0]
+    assert row["reward_model"]["ground_truth"] == p.answer
+    assert compute_score(row["data_source"], p.solution, row["reward_model"]["ground_truth"])["score"] == 1.0
 
 
 def test_tiny_model_gets_a_template_that_reproduces_its_prompts(tmp_path):
@@ -94,9 +105,14 @@ def test_tiny_model_gets_a_template_that_reproduces_its_prompts(tmp_path):
 def test_reward_function_is_the_verifier():
     from ead_ext.training.reward import compute_score
 
-    assert compute_score("ead", "1+2+0=3|3\n#### 3\n", "3") == {"score": 1.0, "malformed": 0.0}
-    assert compute_score("ead", "#### 4\n", "3") == {"score": 0.0, "malformed": 0.0}
-    assert compute_score("ead", "no answer", "3") == {"score": 0.0, "malformed": 1.0}
+    for source in ("ead", "ead_ext/arithmetic", "openai/gsm8k", None):  # any other source: the #### rule
+        assert compute_score(source, "1+2+0=3|3\n#### 3\n", "3") == {"score": 1.0, "malformed": 0.0}
+        assert compute_score(source, "#### 4\n", "3") == {"score": 0.0, "malformed": 0.0}
+        assert compute_score(source, "no answer", "3") == {"score": 0.0, "malformed": 1.0}
+    cd = "ead_ext/countdown"
+    assert compute_score(cd, "5*3=15\n15+7=22\n22+2=24\n#### 24\n", "3 5 7 2 -> 24")["score"] == 1.0
+    assert compute_score(cd, "#### 24\n", "3 5 7 2 -> 24") == {"score": 0.0, "malformed": 1.0}
+    assert compute_score(cd, "7-5=2\n2*3=6\n6*2=12\n#### 12\n", "3 5 7 2 -> 24") == {"score": 0.0, "malformed": 0.0}
 
 
 def test_heldout_summary_from_a_verl_dump(tmp_path):
@@ -132,3 +148,15 @@ def test_compare_table_rows_and_steps():
     assert [m.name for m in default_compare_methods()] == ["ead", "ead-notis", "tau=0.6", "tau=1", "tau=1.2"]
     with pytest.raises(ValueError):
         parse_method("tau=0")
+
+
+def test_heldout_summary_uses_the_runs_verifier(tmp_path):
+    spec = "3 5 7 2 -> 24"
+    outs = ["5*3=15\n15+7=22\n22+2=24\n#### 24\n", "3*5=15\n7+15=22\n2+22=24\n#### 24\n",  # one route, twice
+            "7-3=4\n5-2=3\n4*3=12\n#### 12\n", "#### 24\n"]
+    lines = [json.dumps({"input": spec + "\n", "output": o, "gts": spec, "score": 0, "step": 3}) for o in outs]
+    (tmp_path / "3.jsonl").write_text("\n".join(lines) + "\n")
+    s = summarize_dump(tmp_path / "3.jsonl", ks=[1, 4], majority=[4], task="countdown")["summary"]
+    assert s["pass@1"]["mean"] == pytest.approx(0.5) and s["pass@4"]["mean"] == 1.0
+    assert s["maj@4"]["mean"] == 1.0  # the route given twice wins the vote
+    assert s["malformed"]["mean"] == pytest.approx(0.25)

@@ -36,9 +36,10 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
-__all__ = ["ANSWER_MARKER", "TEST_FRACTION", "Problem", "make_problem", "split_of", "generate", "iter_problems",
-           "extract_answer", "normalize_answer", "reward", "score", "format_prompt"]
+__all__ = ["NAME", "ANSWER_MARKER", "TEST_FRACTION", "Problem", "make_problem", "split_of", "generate", "iter_problems",
+           "extract_answer", "normalize_answer", "reward", "score", "format_prompt", "validate_answer"]
 
+NAME = "arithmetic"
 ANSWER_MARKER = "####"
 TEST_FRACTION = 0.1
 _INT_RE = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: "٣" (Arabic-Indic 3) is no answer
@@ -191,6 +192,12 @@ def score(completion: str, answer: str) -> tuple:
         raise ValueError("the reference answer is empty")
     got = extract_answer(completion, integer=bool(_INT_RE.fullmatch(ref)))
     return got, (1.0 if got is not None and got == ref else 0.0)
+
+
+def validate_answer(answer: str) -> None:
+    """ValueError unless ``answer`` can be a reference answer (not empty)."""
+    if normalize_answer(str(answer)) is None:
+        raise ValueError("empty answer")
 
 
 def reward(completion: str, answer: str) -> float:

@@ -1,8 +1,8 @@
-"""`ead-ext train`: RLVR with EAD through verl's own trainer, on the embedded task or yours.
+"""`ead-ext train`: RLVR with EAD through verl's own trainer, on an embedded task or yours.
 
 One run (default): EAD rollouts with TIS, ``--loss`` (GRPO by default) on verl's default V1 trainer
-(``--trainer legacy`` for the other), the shipped tiny arithmetic model, its train split as verl
-data, its held-out split for evaluation. ``--compare`` trains the same setting once per method
+(``--trainer legacy`` for the other), ``--task``'s shipped tiny model (arithmetic by default), its
+train split as verl data, its held-out split for evaluation. ``--compare`` trains the same setting once per method
 (EAD with TIS, EAD without TIS, fixed tau 0.6 / 1.0 / 1.2; same seed, data, steps and budget) and
 prints held-out Pass@1 / Pass@k / Worst@k / Majority@k with 95 % intervals at chosen steps.
 Writes ``out/train/<run>/{metrics.jsonl,heldout.json,train.png,verl.log,command.json}``.
@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import List
 
 from ..schedule import PRESETS, Schedule
+from ..tasks import SCHEDULES, TASKS
 from .methods import LOSSES, default_compare_methods, parse_method
 from .run import MANAGERS, RunSpec, TrainingFailed, collect, launch, prepare
 
 __all__ = ["main", "build_parser", "run_one"]
 
-#: the tiny model's answers are 20-60 tokens: the schedule of ``ead-ext eval`` (d0 = 5), with the
-#: decay growing by the paper's ratio growth / d0 = 5 / 25 per step.
-TINY_SCHEDULE = PRESETS["small"].replace(d0=5.0, growth=1.0)
 QUICK = dict(steps=2, prompts_per_step=2, rollout_n=4, heldout_prompts=8, heldout_n=4, heldout_every=2)
 KS, MAJORITY = (1, 4, 16), (4, 16)
 
@@ -53,13 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--heldout-n", type=int, default=None, help="samples per held-out prompt (default 16)")
     ap.add_argument("--heldout-temperature", type=float, default=1.0,
                     help="sampling temperature of the held-out evaluation (the target policy: 1.0)")
-    ap.add_argument("--model", default=None, help="HF model directory (default: the shipped tiny model)")
+    ap.add_argument("--task", choices=sorted(TASKS), default="arithmetic",
+                    help="the verifier; without --model / --data also the tiny model, problems and schedule")
+    ap.add_argument("--model", default=None, help="HF model directory (default: the task's shipped tiny model)")
     ap.add_argument("--data", default=None,
                     help="directory with train/test .parquet (verl format) or .jsonl ({prompt, answer})")
     ap.add_argument("--max-response-length", type=int, default=None, help="default 96 (tiny model), 1024 else")
     ap.add_argument("--max-prompt-length", type=int, default=None, help="default 32 (tiny model), 512 else")
-    g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: d0 5, growth 1 for the tiny model, "
-                              "the paper's for --model)")
+    g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: the task's (ead_ext.tasks.SCHEDULES) "
+                              "for the tiny model, the paper's for --model)")
     for f in fields(Schedule):
         g.add_argument(f"--{f.name.replace('_', '-')}", dest=f"sched_{f.name}", type=type(f.default), default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="smoke setting: 2 steps of 2 prompts x 4, held-out 8 prompts x 4 (CI)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds before a run is stopped (default: scaled)")
     ap.add_argument("--out", default="out/train", help="output directory (one subdirectory per run)")
-    ap.add_argument("--name", default=None, help="run name (default: <method>-<loss>-<trainer>)")
+    ap.add_argument("--name", default=None,
+                    help="run name (default: <task>-<method>-<loss>-<trainer>, compare-<task> with --compare)")
     ap.add_argument("--verbose", action="store_true", help="show verl's and vLLM's own output")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _schedule(args) -> Schedule:
-    sched = TINY_SCHEDULE if args.model is None else PRESETS["small"]
+    sched = SCHEDULES[args.task] if args.model is None else PRESETS["small"]
     changes = {f.name: getattr(args, f"sched_{f.name}") for f in fields(Schedule)
                if getattr(args, f"sched_{f.name}") is not None}
     return sched.replace(**changes)
@@ -94,7 +95,7 @@ def _spec(args, method, out: Path) -> RunSpec:
     steps = base["steps"]
     timeout = args.timeout or (900.0 + 60.0 * steps)
     spec = RunSpec(out=out, method=method, schedule=_schedule(args), trainer=args.trainer, loss=args.loss,
-                   lr=args.lr, tis_cap=args.tis_cap, model=args.model, data=args.data, seed=args.seed,
+                   lr=args.lr, tis_cap=args.tis_cap, task=args.task, model=args.model, data=args.data, seed=args.seed,
                    heldout_temperature=args.heldout_temperature, timeout_s=timeout, extra=list(args.override),
                    max_prompt_length=args.max_prompt_length or (32 if tiny else 512),
                    max_response_length=args.max_response_length or (96 if tiny else 1024),
@@ -130,7 +131,7 @@ def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True) -> dict:
 
     cmd = prepare(spec)
     where = "CPU mode (no accelerator)" if cpu_mode.wanted() else "accelerators"
-    print(f"== {spec.out.name}: {spec.method.name}, loss {spec.loss}, verl {spec.trainer} trainer, {spec.steps} steps "
+    print(f"== {spec.out.name}: {spec.method.name}, task {spec.task}, loss {spec.loss}, verl {spec.trainer} trainer, {spec.steps} steps "
           f"x {spec.prompts_per_step} prompts x n = {spec.rollout_n}, {where}; log: {spec.out / 'verl.log'}",
           flush=True)
     t0 = time.monotonic()
@@ -171,14 +172,15 @@ def main(argv=None) -> int:
     try:
         if not args.compare:
             method = parse_method(args.method)
-            name = args.name or f"{method.name.replace('=', '')}-{args.loss}-{args.trainer}"
+            name = args.name or f"{args.task}-{method.name.replace('=', '')}-{args.loss}-{args.trainer}"
             run_one(_spec(args, method, out / name), verbose=args.verbose, plot=not args.no_plot)
             return 0
         from .compare import compare
 
         methods = [parse_method(m) for m in args.methods] if args.methods else default_compare_methods()
-        specs = [_spec(args, m, out / (args.name or "compare") / m.name.replace("=", "")) for m in methods]
-        compare(specs, out / (args.name or "compare"), verbose=args.verbose, plot=not args.no_plot)
+        name = args.name or f"compare-{args.task}"
+        specs = [_spec(args, m, out / name / m.name.replace("=", "")) for m in methods]
+        compare(specs, out / name, verbose=args.verbose, plot=not args.no_plot)
         return 0
     except (TrainingFailed, ValueError, FileNotFoundError) as e:
         print(f"ead-ext train: {e}", file=sys.stderr)

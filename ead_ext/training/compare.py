@@ -60,7 +60,7 @@ def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool =
         raise TrainingFailed("every run failed")
     table = format_table(summaries)
     cfg = summaries[0]["spec"]
-    head = (f"held-out: {cfg['heldout_prompts']} prompts x N = {cfg['heldout_n']} at tau = {cfg['heldout_temperature']}; "
+    head = (f"task {cfg['task']}; held-out: {cfg['heldout_prompts']} prompts x N = {cfg['heldout_n']} at tau = {cfg['heldout_temperature']}; "
             f"{cfg['steps']} steps x {cfg['prompts_per_step']} prompts x n = {cfg['rollout_n']}, loss {cfg['loss']}, "
             f"verl {cfg['trainer']} trainer, seed {cfg['seed']}; 95 % bootstrap intervals over prompts")
     print(f"\n{head}\n\n{table}\n", flush=True)

@@ -14,23 +14,28 @@ import shutil
 from pathlib import Path
 from typing import Iterable, List, Optional
 
-from ..tasks import arithmetic
+from ..tasks import get_task
 
-__all__ = ["DATA_SOURCE", "PLAIN_CHAT_TEMPLATE", "verl_rows", "write_parquet", "arithmetic_split",
+__all__ = ["DATA_SOURCE_PREFIX", "data_source", "PLAIN_CHAT_TEMPLATE", "verl_rows", "write_parquet", "task_split",
            "model_with_chat_template", "prepare_data"]
 
-#: ``data_source`` of every row: verl passes it to the reward function.
-DATA_SOURCE = "ead_ext/verifier"
+#: ``data_source`` of a row is this prefix and the task's name: verl passes it to the reward function
+#: (:mod:`.reward`), which scores the row with that task's verifier.
+DATA_SOURCE_PREFIX = "ead_ext/"
+
+
+def data_source(task: str) -> str:
+    return DATA_SOURCE_PREFIX + get_task(task).NAME
 #: the prompt exactly as the model saw it in training: BOS, then the user's text, nothing else.
 PLAIN_CHAT_TEMPLATE = "{{ bos_token }}{% for message in messages %}{{ message['content'] }}{% endfor %}"
 
 
-def verl_rows(tasks: Iterable[dict], split: str) -> List[dict]:
-    """verl RL-dataset rows of ``{"prompt": str, "answer": str}`` tasks."""
-    rows = []
+def verl_rows(tasks: Iterable[dict], split: str, task: str = "arithmetic") -> List[dict]:
+    """verl RL-dataset rows of ``{"prompt": str, "answer": str}`` tasks, scored by ``task``'s verifier."""
+    rows, source = [], data_source(task)
     for i, t in enumerate(tasks):
         rows.append({
-            "data_source": DATA_SOURCE,
+            "data_source": source,
             "prompt": [{"role": "user", "content": t["prompt"]}],
             "ability": "verifiable",
             "reward_model": {"style": "rule", "ground_truth": str(t["answer"])},
@@ -47,9 +52,9 @@ def write_parquet(rows: List[dict], path: Path) -> Path:
     return path
 
 
-def arithmetic_split(split: str, n: int, seed: int) -> List[dict]:
-    """``n`` distinct problems of the arithmetic task's ``split`` (disjoint by construction)."""
-    return [{"prompt": p.prompt, "answer": p.answer} for p in arithmetic.generate(n, split, seed=seed)]
+def task_split(task: str, split: str, n: int, seed: int) -> List[dict]:
+    """``n`` distinct problems of ``task``'s ``split`` (train and test disjoint by construction)."""
+    return [{"prompt": p.prompt, "answer": p.answer} for p in get_task(task).generate(n, split, seed=seed)]
 
 
 def model_with_chat_template(model: Path, out: Path) -> Path:
@@ -68,19 +73,20 @@ def model_with_chat_template(model: Path, out: Path) -> Path:
 
 
 def prepare_data(data: Optional[str], out: Path, train_prompts: int, heldout_prompts: int,
-                 seed: int) -> tuple:
+                 seed: int, task: str = "arithmetic") -> tuple:
     """``(train.parquet, test.parquet)`` for a run.
 
-    ``data`` None: the arithmetic task, ``train_prompts`` problems of its train split and
+    ``data`` None: ``task``'s own problems, ``train_prompts`` of its train split and
     ``heldout_prompts`` of its held-out split (disjoint by construction). Else a directory with
-    either ``train.parquet`` and ``test.parquet`` in verl's format (used as they are) or
-    ``train.jsonl`` and ``test.jsonl`` with ``{"prompt", "answer"}`` lines (answers checked by the
-    ``####`` verifier); the held-out file is cut to ``heldout_prompts`` rows.
+    either ``train.parquet`` and ``test.parquet`` in verl's format (used as they are: rows whose
+    ``data_source`` names no ead-ext task are scored by the arithmetic ``####`` verifier) or
+    ``train.jsonl`` and ``test.jsonl`` with ``{"prompt", "answer"}`` lines (scored by ``task``'s
+    verifier); the held-out file is cut to ``heldout_prompts`` rows.
     """
     out.mkdir(parents=True, exist_ok=True)
     if data is None:
-        train = arithmetic_split("train", train_prompts, seed)
-        test = arithmetic_split("test", heldout_prompts, seed)
+        train = task_split(task, "train", train_prompts, seed)
+        test = task_split(task, "test", heldout_prompts, seed)
     else:
         src = Path(data)
         if (src / "train.parquet").exists() and (src / "test.parquet").exists():
@@ -94,7 +100,7 @@ def prepare_data(data: Optional[str], out: Path, train_prompts: int, heldout_pro
                                     "test.jsonl ({\"prompt\", \"answer\"} lines)")
         from ..evaluate import load_tasks  # the JSONL format `ead-ext eval --tasks` reads
 
-        train = load_tasks(str(src / "train.jsonl"))
-        test = load_tasks(str(src / "test.jsonl"), heldout_prompts)
-    return (write_parquet(verl_rows(train, "train"), out / "train.parquet").resolve(),
-            write_parquet(verl_rows(test, "test"), out / "test.parquet").resolve())
+        train = load_tasks(str(src / "train.jsonl"), task=task)
+        test = load_tasks(str(src / "test.jsonl"), heldout_prompts, task=task)
+    return (write_parquet(verl_rows(train, "train", task), out / "train.parquet").resolve(),
+            write_parquet(verl_rows(test, "test", task), out / "test.parquet").resolve())

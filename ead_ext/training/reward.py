@@ -1,16 +1,24 @@
-"""The verifier as verl's custom reward function (``custom_reward_function.path`` = this file).
+"""The verifiers as verl's custom reward function (``custom_reward_function.path`` = this file).
 
 verl calls ``compute_score(data_source, solution_str, ground_truth, extra_info)`` once per
-response and logs the dict's extra keys next to the score.
+response and logs the dict's extra keys next to the score. ``data_source`` ``ead_ext/<task>``
+(:func:`ead_ext.training.data.data_source`) picks that task's verifier; any other source (a user's
+verl parquet) is scored by the arithmetic task's ``####`` answer rule.
 """
 from __future__ import annotations
 
-from ead_ext.tasks.arithmetic import score
+from ead_ext.tasks import TASKS, arithmetic
 
-__all__ = ["compute_score"]
+__all__ = ["compute_score", "verifier_of"]
+
+
+def verifier_of(data_source) -> object:
+    """The task module that scores rows of ``data_source``."""
+    source = str(data_source or "")
+    return TASKS.get(source[len("ead_ext/"):] if source.startswith("ead_ext/") else "", arithmetic)
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
-    """1.0 iff the response's final ``#### answer`` equals ``ground_truth`` (see ``tasks.arithmetic``)."""
-    answer, value = score(solution_str, str(ground_truth))
+    """1.0 iff the response solves the row (see the task's verifier in ``ead_ext.tasks``)."""
+    answer, value = verifier_of(data_source).score(solution_str, str(ground_truth))
     return {"score": value, "malformed": float(answer is None)}

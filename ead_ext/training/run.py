@@ -59,8 +59,9 @@ class RunSpec:
     rollout_n: int = 8
     lr: float = 2e-4
     tis_cap: float = 2.0
-    model: Optional[str] = None  # None: the shipped tiny model
-    data: Optional[str] = None  # None: the arithmetic task; else a directory (see data.load_dataset_dir)
+    task: str = "arithmetic"  # the verifier (and, without model / data, the tiny model and problems)
+    model: Optional[str] = None  # None: the task's shipped tiny model
+    data: Optional[str] = None  # None: the task's own problems; else a directory (see data.prepare_data)
     train_prompts: int = 2048
     heldout_prompts: int = 64
     heldout_n: int = 16
@@ -95,10 +96,10 @@ def prepare(spec: RunSpec) -> List[str]:
 
     out = spec.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    model = Path(spec.model) if spec.model else default_model_path()
+    model = Path(spec.model) if spec.model else default_model_path(task=spec.task)
     model = D.model_with_chat_template(model, out / "model")
     train_file, val_file = D.prepare_data(spec.data, out / "data", spec.train_prompts, spec.heldout_prompts,
-                                          spec.seed)
+                                          spec.seed, task=spec.task)
     ead_mode = f"ead_{spec.loss}"
     cmd = [sys.executable, "-m", "verl.trainer.main_ppo", "--config-path", str(CONFIG_DIR), "--config-name",
            ead_mode]
@@ -252,7 +253,7 @@ def collect(spec: RunSpec, seconds: float, ks, majority) -> RunResult:
 
     out = spec.out.resolve()
     steps = read_log(out / "verl_log.jsonl")
-    held = summarize_dumps(out / "heldout", ks=ks, majority=majority, seed=spec.seed)
+    held = summarize_dumps(out / "heldout", ks=ks, majority=majority, seed=spec.seed, task=spec.task)
     by_step = {h["step"]: h for h in held}
     with open(out / "metrics.jsonl", "w") as f:
         for rec in steps:
