@@ -23,7 +23,7 @@ from typing import Dict, List, Sequence
 
 from . import metrics as M
 
-__all__ = ["paired", "eval_tables", "train_tables", "main"]
+__all__ = ["paired", "eval_tables", "train_tables", "plot_train", "main"]
 
 EVAL_METRICS = ("pass@1", "pass@4", "pass@16", "worst@4", "maj@32", "malformed")
 EVAL_PAIRED = ("pass@1", "pass@16", "worst@4", "maj@32")
@@ -79,6 +79,14 @@ def _runs(compare_dirs: Sequence[Path]) -> tuple:
     return runs, dirs
 
 
+def plot_train(compare_dirs: Sequence[Path], path: Path) -> Path:
+    """The ``--compare`` curves (``compare.png``) of the runs of one or more directories."""
+    from .training.plots import plot_compare
+
+    runs, dirs = _runs([Path(d) for d in compare_dirs])
+    return plot_compare(runs, Path(compare_dirs[0]), Path(path), run_dirs=dirs)
+
+
 def train_tables(compare_dirs: Sequence[Path], reference: str = "ead", ks=(1, 4, 16), majority=(4, 16)) -> str:
     """The ``--compare`` table, the paired differences at the last common step, and each method's change.
 
@@ -127,9 +135,12 @@ def main(argv=None) -> int:
     ap.add_argument("kind", choices=["eval", "train"])
     ap.add_argument("dirs", nargs="+", help="ead-ext eval --out directories (one table each), or ead-ext train "
                                             "--compare directories (read as one comparison)")
+    ap.add_argument("--plot", default=None, metavar="PNG", help="train: also draw the runs' curves into this file")
     args = ap.parse_args(argv)
     if args.kind == "train":
         print(train_tables([Path(d) for d in args.dirs]))
+        if args.plot:
+            print(f"\nwrote {plot_train([Path(d) for d in args.dirs], Path(args.plot))}")
         return 0
     for d in map(Path, args.dirs):
         print(f"## {d}\n\n" + eval_tables(json.loads((d / "results.json").read_text())) + "\n")

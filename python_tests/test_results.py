@@ -1,4 +1,5 @@
 """ead_ext.results: the RESULTS.md tables (compact table, paired differences) from eval / compare files."""
+import importlib.util
 import json
 
 import pytest
@@ -60,7 +61,7 @@ def test_train_tables_from_a_compare_directory(tmp_path):
             _dump(d / "heldout", step, {p: [sol[p]] * k + [bad] * (4 - k) for p in prompts})
         held = [summarize_dump(d / "heldout" / f"{s}.jsonl", ks=[1, 4, 16], majority=[4, 16], task="countdown")
                 for s in by_step]
-        runs.append({"method": method, "heldout": held,
+        runs.append({"method": method, "name": d.name, "heldout": held,
                      "spec": {"out": f"elsewhere/{d.name}", "seed": 0, "task": "countdown"}})
     (tmp_path / "compare.json").write_text(json.dumps({"runs": runs, "failed": []}))
     text = R.train_tables([tmp_path], ks=(1, 4, 16), majority=(4, 16))
@@ -76,6 +77,12 @@ def test_train_tables_from_a_compare_directory(tmp_path):
         (other / "tau1" / "heldout" / f.name).write_text(f.read_text())
     both = R.train_tables([tmp_path, other], ks=(1, 4, 16), majority=(4, 16))
     assert "| ead - tau=1 (again) | +0.500 [+0.500, +0.500] * |" in both
+    if importlib.util.find_spec("matplotlib") is not None:  # the curves of both directories in one figure
+        for run in ("ead", "tau1"):
+            for d in (tmp_path, other):
+                if (d / run).is_dir():
+                    (d / run / "metrics.jsonl").write_text(json.dumps({"step": 1, "critic/score/mean": 0.5}) + "\n")
+        assert R.plot_train([tmp_path, other], tmp_path / "c.png").stat().st_size > 10_000
     runs[1]["spec"]["seed"] = 1
     (other / "compare.json").write_text(json.dumps({"runs": runs[1:], "failed": []}))
     with pytest.raises(ValueError, match="seed or task"):

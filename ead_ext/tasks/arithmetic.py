@@ -36,6 +36,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
+from ._stream import first_n
+
 __all__ = ["NAME", "ANSWER_MARKER", "TEST_FRACTION", "Problem", "make_problem", "split_of", "generate", "iter_problems",
            "extract_answer", "normalize_answer", "reward", "score", "format_prompt", "validate_answer"]
 
@@ -136,16 +138,8 @@ def iter_problems(split: str, seed: int, min_digits: int = 2, max_digits: int = 
 
 def generate(n: int, split: str = "test", seed: int = 0, unique: bool = True, **kw) -> List[Problem]:
     """``n`` problems of ``split``, deterministic for ``seed`` (distinct canonical forms if ``unique``)."""
-    out, seen = [], set()
-    for p in iter_problems(split, seed, **kw):
-        if len(out) >= n:
-            break
-        key = _canonical(p.a, p.b, p.op)
-        if unique and key in seen:
-            continue
-        seen.add(key)
-        out.append(p)
-    return out
+    key = (lambda p: _canonical(p.a, p.b, p.op)) if unique else None
+    return first_n(iter_problems(split, seed, **kw), n, key)
 
 
 def normalize_answer(text: Optional[str]) -> Optional[str]:

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ._stream import first_n
 from .arithmetic import ANSWER_MARKER
 
 __all__ = ["NAME", "ANSWER_MARKER", "TEST_FRACTION", "Problem", "make_problem", "split_of", "generate",
@@ -184,16 +185,8 @@ def iter_problems(split: str, seed: int, test_fraction: float = TEST_FRACTION) -
 
 def generate(n: int, split: str = "test", seed: int = 0, unique: bool = True, **kw) -> List[Problem]:
     """``n`` problems of ``split``, deterministic for ``seed`` (distinct canonical problems if ``unique``)."""
-    out, seen = [], set()
-    for p in iter_problems(split, seed, **kw):
-        if len(out) >= n:
-            break
-        key = (tuple(sorted(p.numbers)), p.target)
-        if unique and key in seen:
-            continue
-        seen.add(key)
-        out.append(p)
-    return out
+    key = (lambda p: (tuple(sorted(p.numbers)), p.target)) if unique else None
+    return first_n(iter_problems(split, seed, **kw), n, key)
 
 
 def parse_spec(answer: str) -> Tuple[Tuple[int, ...], int]:

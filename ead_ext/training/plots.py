@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional
 
 from ..plots import _pyplot
 
@@ -63,8 +63,11 @@ def plot_run(result, path: Path) -> Path:
     return path
 
 
-def plot_compare(summaries: List[dict], out: Path, path: Path) -> Path:
+def plot_compare(summaries: List[dict], out: Path, path: Path, run_dirs: Optional[Dict[str, Path]] = None) -> Path:
+    """Held-out metrics, training reward and entropy over steps, one line per run; each run's files are
+    in ``out / <run name>``, or in ``run_dirs[<method>]`` where given."""
     plt = _pyplot()
+    run_dirs = run_dirs or {}
     fig, axes = plt.subplots(2, 3, figsize=(16, 8))
     ax = axes.ravel()
     for i, metric in enumerate(("pass@1", "pass@16", "worst@16", "maj@16")):
@@ -76,7 +79,8 @@ def plot_compare(summaries: List[dict], out: Path, path: Path) -> Path:
         ax[i].set_title(f"held-out {metric} (95 % CI)", fontsize=9)
     for j, key in ((4, "critic/score/mean"), (5, "actor/entropy")):
         for s in summaries:
-            steps = [json.loads(line) for line in (out / s["name"] / "metrics.jsonl").read_text().splitlines()]
+            run_dir = run_dirs[s["method"]] if s["method"] in run_dirs else out / s["name"]
+            steps = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
             x, y = _series(steps, key)
             ax[j].plot(x, y, label=s["method"])
         ax[j].set_title({4: "training reward", 5: "policy entropy"}[j], fontsize=9)
