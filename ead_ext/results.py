@@ -4,7 +4,7 @@
 (the metrics that differ for 0/1 rewards: Best@k equals Pass@k and Worst@1 / Majority@1 equal Pass@1)
 and the **paired** differences EAD minus each other method: per held-out prompt, then the mean with a
 95 % bootstrap interval over prompts (the same prompts for every method, so the prompt-to-prompt
-spread cancels and the interval is much narrower than the per-method ones).
+spread cancels and the interval is narrower than the per-method ones).
 
 ``python -m ead_ext.results train out/train/compare-countdown [more compare dirs]`` prints the
 comparison's table (the one ``--compare`` printed) and, from verl's per-step held-out dumps, the paired differences at the last
