@@ -86,7 +86,7 @@ def test_rollout_logprobs_are_the_annealed_ones(run):
 
     rows = [r for r in run["trace"] if r["step"] == 1]
     assert len(rows) >= 64
-    rows = rows[::max(1, len(rows) // 64)]  # spread over positions (early rows run at tau = 1)
+    rows = rows[::max(1, len(rows) // 64)]  # spread over the traced rows
     model = AutoModelForCausalLM.from_pretrained(run["dir"] / "model", dtype=torch.float32).eval()
     worst, far = 0.0, 0
     with torch.no_grad():
@@ -96,7 +96,9 @@ def test_rollout_logprobs_are_the_annealed_ones(run):
             lp_tau = torch.log_softmax(logits / r["tau"], -1)[r["token"]].item()
             lp_raw = torch.log_softmax(logits, -1)[r["token"]].item()
             worst = max(worst, abs(lp_tau - r["logprob"]))
-            if abs(r["tau"] - 1.0) > 0.3 and abs(lp_raw - lp_tau) > 1e-3:
+            # the trace holds the first rows sampled (early positions, tau 1.1-1.2 with cutoff 0); where
+            # the two log-probs differ by well over the tolerance, the traced one must be the annealed one
+            if abs(r["tau"] - 1.0) > 0.05 and abs(lp_raw - lp_tau) > 1e-2:
                 far += 1
                 assert abs(lp_raw - r["logprob"]) > abs(lp_tau - r["logprob"])
     assert worst < 2e-3, f"behaviour log-probs differ from log softmax(logits/tau_t) by up to {worst}"
