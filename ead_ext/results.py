@@ -38,9 +38,11 @@ def paired(a: Sequence[float], b: Sequence[float], seed: int = 0) -> M.Estimate:
 
 
 def _cell(e: M.Estimate, signed: bool = False) -> str:
-    mark = " *" if signed and (e.lo > 0 or e.hi < 0) else ""
-    fmt = "{:+.3f}" if signed else "{:.3f}"
-    return f"{fmt.format(e.mean)} [{fmt.format(e.lo)}, {fmt.format(e.hi)}]{mark}"
+    """``str(e)`` ("mean [lo, hi]"); ``signed``: with signs, marked ``*`` when the interval excludes 0."""
+    if not signed:
+        return str(e)
+    mark = " *" if e.lo > 0 or e.hi < 0 else ""
+    return f"{e.mean:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]{mark}"
 
 
 def _table(head: List[str], rows: List[List[str]]) -> str:

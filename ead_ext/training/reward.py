@@ -8,6 +8,7 @@ verl parquet) is scored by the arithmetic task's ``####`` answer rule.
 from __future__ import annotations
 
 from ead_ext.tasks import TASKS, arithmetic
+from ead_ext.training.data import DATA_SOURCE_PREFIX
 
 __all__ = ["compute_score", "verifier_of"]
 
@@ -15,7 +16,8 @@ __all__ = ["compute_score", "verifier_of"]
 def verifier_of(data_source) -> object:
     """The task module that scores rows of ``data_source``."""
     source = str(data_source or "")
-    return TASKS.get(source[len("ead_ext/"):] if source.startswith("ead_ext/") else "", arithmetic)
+    name = source[len(DATA_SOURCE_PREFIX):] if source.startswith(DATA_SOURCE_PREFIX) else ""
+    return TASKS.get(name, arithmetic)
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
