@@ -84,25 +84,21 @@ def test_ead_rows_reached_vllm_with_the_step_decay(run):
 def test_rollout_logprobs_are_the_annealed_ones(run):
     from transformers import AutoModelForCausalLM
 
-    rows = [r for r in run["trace"] if r["step"] == 1]
-    assert len(rows) >= 64
-    rows = rows[::max(1, len(rows) // 64)]  # spread over the traced rows
+    rows = [r for r in run["trace"] if r["step"] == 1 and abs(r["tau"] - 1.0) > 0.05]
+    assert len(rows) >= 64  # the trace holds the first rows sampled: early positions, tau 1.1-1.2 (cutoff 0)
     model = AutoModelForCausalLM.from_pretrained(run["dir"] / "model", dtype=torch.float32).eval()
-    worst, far = 0.0, 0
+    err_tau, err_raw = [], []
     with torch.no_grad():
-        for r in rows:
+        for r in rows:  # every traced row: the tiny model is sure of most tokens, where tau changes little
             ids = torch.tensor([r["prompt_ids"] + r["output_ids"]])
             logits = model(ids).logits[0, -1].double()
-            lp_tau = torch.log_softmax(logits / r["tau"], -1)[r["token"]].item()
-            lp_raw = torch.log_softmax(logits, -1)[r["token"]].item()
-            worst = max(worst, abs(lp_tau - r["logprob"]))
-            # the trace holds the first rows sampled (early positions, tau 1.1-1.2 with cutoff 0); where
-            # the two log-probs differ by well over the tolerance, the traced one must be the annealed one
-            if abs(r["tau"] - 1.0) > 0.05 and abs(lp_raw - lp_tau) > 1e-2:
-                far += 1
-                assert abs(lp_raw - r["logprob"]) > abs(lp_tau - r["logprob"])
+            err_tau.append(abs(torch.log_softmax(logits / r["tau"], -1)[r["token"]].item() - r["logprob"]))
+            err_raw.append(abs(torch.log_softmax(logits, -1)[r["token"]].item() - r["logprob"]))
+    worst = max(err_tau)
     assert worst < 2e-3, f"behaviour log-probs differ from log softmax(logits/tau_t) by up to {worst}"
-    assert far > 0, "no traced token told the annealed log-prob from the tau = 1 one"
+    # the traced log-probs are not the tau = 1 ones: some miss those by far more than they miss the annealed ones
+    far = sum(e > max(10 * worst, 1e-4) for e in err_raw)
+    assert far > 0, f"no traced token told the annealed log-prob from the tau = 1 one (largest gap {max(err_raw)})"
 
 
 def test_tis_weights_reached_the_loss(run):

@@ -160,3 +160,32 @@ def test_heldout_summary_uses_the_runs_verifier(tmp_path):
     assert s["pass@1"]["mean"] == pytest.approx(0.5) and s["pass@4"]["mean"] == 1.0
     assert s["maj@4"]["mean"] == 1.0  # the route given twice wins the vote
     assert s["malformed"]["mean"] == pytest.approx(0.25)
+
+
+def test_ending_a_run_also_ends_its_processes_that_left_the_group():
+    """A run's process that started a session of its own (as some of Ray's do) is ended by its marker."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from ead_ext.training.run import RUN_MARKER, _end_group, _marked_processes
+
+    run_id = f"test-{os.getpid()}-{time.time_ns()}"
+    # the run's leader starts a child in a new session, prints its pid, and both sleep
+    leader = ("import subprocess,sys,time; c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
+              " start_new_session=True); print(c.pid, flush=True); time.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", leader], env=dict(os.environ, **{RUN_MARKER: run_id}),
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    escaped = int(proc.stdout.readline())
+    assert os.getpgid(escaped) != proc.pid  # it really left the run's process group
+    assert sorted(_marked_processes(run_id)) == sorted([proc.pid, escaped])
+    t0 = time.monotonic()
+    _end_group(proc, run_id, grace_s=5.0)
+    assert proc.returncode is not None and time.monotonic() - t0 < 15
+    assert _marked_processes(run_id) == []
+    try:  # gone, or a zombie its new parent has not reaped yet
+        with open(f"/proc/{escaped}/stat") as f:
+            assert f.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        pass

@@ -157,12 +157,18 @@ def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path) -> L
     return o + list(spec.extra)
 
 
-def _env(spec: RunSpec) -> dict:
+# Every process of a run inherits this variable (Ray's raylet and workers keep the driver's
+# environment), so the run's processes can be found even after one has left the process group.
+RUN_MARKER = "EAD_TRAIN_RUN_ID"
+
+
+def _env(spec: RunSpec, run_id: str) -> dict:
     env = dict(os.environ)
     env.update({
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
         "VERL_FILE_LOGGER_PATH": str(spec.out.resolve() / "verl_log.jsonl"),
         "RAY_DEDUP_LOGS": "1", "RAY_USAGE_STATS_ENABLED": "0", "HYDRA_FULL_ERROR": "1",
+        RUN_MARKER: run_id,
     })
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     env.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
@@ -191,9 +197,10 @@ def launch(spec: RunSpec, cmd: List[str], progress: Optional[Callable[[List[dict
     log_path, verl_log = out / "verl.log", out / "verl_log.jsonl"
     verl_log.unlink(missing_ok=True)
     t0 = time.monotonic()
+    run_id = f"{os.getpid()}-{time.time_ns()}"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=None if verbose else log, stderr=subprocess.STDOUT if not verbose else None,
-                                env=_env(spec), cwd=str(out), start_new_session=True)
+                                env=_env(spec, run_id), cwd=str(out), start_new_session=True)
         seen = -1
         try:
             while proc.poll() is None:
@@ -205,9 +212,9 @@ def launch(spec: RunSpec, cmd: List[str], progress: Optional[Callable[[List[dict
                 if time.monotonic() - t0 > spec.timeout_s:
                     raise TrainingFailed(f"verl did not finish within {spec.timeout_s:.0f} s (see {log_path})")
         except BaseException:
-            _end_group(proc)
+            _end_group(proc, run_id)
             raise
-        _end_group(proc)
+        _end_group(proc, run_id)
     final = read_log(verl_log)
     if progress is not None and final and final[-1]["step"] != seen:
         progress(final)
@@ -215,23 +222,55 @@ def launch(spec: RunSpec, cmd: List[str], progress: Optional[Callable[[List[dict
         raise TrainingFailed(f"verl exited with code {proc.returncode}: {_tail_error(log_path)} (full log: {log_path})")
 
 
-def _end_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL, to the run's whole process group: verl's driver, Ray's raylet, GCS and
-    every worker it started (they inherit the group), so a failed run leaves no cluster behind."""
+def _end_group(proc: subprocess.Popen, run_id: str, grace_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL, to every process of the run: its process group (verl's driver, Ray's
+    raylet, GCS and the workers that inherit the group) and any process that carries the run's
+    marker but left the group (Ray starts some in sessions of their own), so no cluster is left behind."""
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
+            pass
+        for pid in _marked_processes(run_id):
             try:
-                os.killpg(proc.pid, 0)
+                os.kill(pid, sig)
             except ProcessLookupError:
-                break
+                pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and (_group_alive(proc.pid) or _marked_processes(run_id)):
             proc.poll()
             time.sleep(0.2)
     proc.poll()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _marked_processes(run_id: str) -> List[int]:
+    """Live processes whose environment holds ``RUN_MARKER=run_id`` (Linux /proc; none elsewhere)."""
+    needle = f"{RUN_MARKER}={run_id}".encode()
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for e in entries:
+        if not e.isdigit() or int(e) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{e}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    with open(f"/proc/{e}/stat", "rb") as st:
+                        if st.read().rsplit(b")", 1)[-1].split()[0] != b"Z":  # a zombie has already exited
+                            found.append(int(e))
+        except OSError:
+            continue  # gone, or not ours to read
+    return found
 
 
 def _tail_error(log_path: Path) -> str:
