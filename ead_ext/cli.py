@@ -1,5 +1,6 @@
-"""The `ead-ext` command: `info`, `demo`, `schedule`, `eval` (EAD vs fixed temperatures through vLLM),
-`generate` (EAD rollouts through vLLM, per-position report), `train` (RLVR with EAD through verl)."""
+"""The `ead-ext` command: `eval` (measure EAD vs fixed temperatures through vLLM), `generate` (inspect EAD
+samples through vLLM, per position), `train` (RLVR with EAD through verl), `demo` (the fused op on a
+synthetic LM), `schedule`, `info`; :data:`ROLES` says what each is for (``ead-ext --help``)."""
 from __future__ import annotations
 
 import argparse
@@ -61,12 +62,31 @@ def _train(argv) -> int:
 COMMANDS = {"info": _info, "demo": _demo, "schedule": _schedule, "eval": _eval, "generate": _generate,
             "train": _train}
 
+#: what each command is for: one line each in ``ead-ext --help``
+ROLES = {
+    "eval": "measure: EAD vs fixed temperatures on held-out problems, Pass@k etc. (vLLM)",
+    "generate": "inspect: EAD vs one fixed temperature on a few prompts, per position, unscored (vLLM)",
+    "train": "RL with verifiable rewards and EAD rollouts through verl (--compare: vs fixed tau)",
+    "demo": "the fused op alone on a synthetic LM (no model, no vLLM): speed, per-position stats",
+    "schedule": "print (and plot) the EAD temperature schedule at a training step",
+    "info": "which backend (compiled op or reference) serves, for which devices",
+}
+
+
+def usage() -> str:
+    lines = ["usage: ead-ext COMMAND [options]   (ead-ext COMMAND --help for each)", "", "commands:"]
+    lines += [f"  {name:9s} {ROLES[name]}" for name in ROLES]
+    return "\n".join(lines)
+
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: ead-ext {" + ",".join(COMMANDS) + "} [options]   (ead-ext COMMAND --help for each)")
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"ead-ext: unknown command {argv[0]!r} (commands: {', '.join(ROLES)})\n\n{usage()}", file=sys.stderr)
+        return 2
     return COMMANDS[argv[0]](argv[1:])
 
 

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="bfloat16")
     ap.add_argument("--buckets", type=int, default=16, help="rows of the printed table")
-    ap.add_argument("--plot", default="ead_demo.png", help="PNG to write ('' to skip)")
+    ap.add_argument("--plot", default="out/demo/ead_demo.png", help="PNG to write ('' to skip)")
     args = ap.parse_args(argv)
 
     schedule = Schedule(tau_max=args.tau_max, tau_min=args.tau_min)

@@ -1,10 +1,55 @@
 """The vLLM engine the CLI commands (``ead-ext eval``, ``ead-ext generate``) sample through."""
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Optional
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Iterator, Optional
 
-__all__ = ["make_llm"]
+__all__ = ["make_llm", "quiet_engine"]
+
+
+@contextlib.contextmanager
+def quiet_engine(log: Optional[Path] = None, verbose: bool = False) -> Iterator[None]:
+    """Sends vLLM's (and torch's C++) log lines, progress bars and warnings to ``log`` (a temporary
+    file by default) instead of the terminal, unless ``verbose``; on an error the log's tail is shown.
+
+    File-descriptor level (``dup2`` of 1 and 2): vLLM's loggers, C++ ``[W...]`` lines and tqdm write
+    there directly. Python warnings of vLLM / torch / transformers are filtered for the rest of the run.
+    """
+    if verbose:
+        yield
+        return
+    for mod in ("vllm", "torch", "transformers"):
+        warnings.filterwarnings("ignore", module=mod)
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    if log is None:
+        log = Path(tempfile.gettempdir()) / f"ead-ext-vllm-{os.getpid()}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(log, "ab") as f:
+            os.dup2(f.fileno(), 1)
+            os.dup2(f.fileno(), 2)
+            try:
+                yield
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    stream.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    except BaseException:
+        tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+        print(f"{tail}\n(vLLM's log: {log}; --verbose shows it live)", file=sys.stderr)
+        raise
+    finally:
+        for fd in saved:
+            os.close(fd)
 
 
 def make_llm(model: str, *, seed: int, dtype: str, max_model_len: Optional[int] = None, ead: bool = True,

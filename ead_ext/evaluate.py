@@ -11,10 +11,13 @@ seeds them one by one too; vLLM's own sampler then loops over per-request genera
 ~2x slower on the CPU). Answers are scored by the verifier of ``--task`` (:mod:`ead_ext.tasks`: ``arithmetic``'s
 ``####`` answer, integers compared by value, other answers as strings; ``countdown``'s derivation
 checked step by step), and
-the command prints Pass@k, Best@k, Worst@k (k in ``--ks``) and Majority@N (N in
-``--majority``) per method as "mean [95 % CI]" over prompts (see :mod:`ead_ext.metrics`),
-writes ``results.json`` (config, per-prompt metrics, per-position statistics) and a PNG with
-the metrics against k / N and the per-position temperature and entropy.
+the command computes Pass@k, Best@k, Worst@k (k in ``--ks``) and Majority@N (N in
+``--majority``) per method as "mean [95 % CI]" over prompts (see :mod:`ead_ext.metrics`), prints
+the schedule used, the columns that differ for 0/1 rewards (:func:`ead_ext.results.compact_table`)
+and one verdict line per metric (the leader, and whether its interval overlaps the runner-up's),
+writes the full table to ``table.md``, ``results.json`` (config, per-prompt metrics, per-position statistics) and a PNG with
+the metrics against k / N and the per-position temperature and entropy. vLLM's own output goes
+to ``OUT/vllm.log`` unless ``--verbose``.
 
 The per-position entropy is estimated from the samples themselves: with the engine's
 ``logprobs_mode="processed_logprobs"`` each sampled token's log-prob is under the
@@ -45,7 +48,9 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from . import metrics as M
-from .engine import make_llm
+from ._schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
+from .engine import make_llm, quiet_engine
+from .results import cell, compact_table, md_table, verdicts
 from .schedule import PRESETS, Schedule
 from .tasks import SCHEDULES, TASKS, get_task
 
@@ -123,9 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: the task's for the tiny model, "
                               "else --preset)")
     g.add_argument("--preset", choices=sorted(PRESETS), default=None, help="default: small")
-    for name, typ in (("tau-max", float), ("tau-min", float), ("d0", float), ("growth", float), ("cap", float),
-                      ("cutoff", int), ("token-scale", float)):
-        g.add_argument(f"--{name}", type=typ, default=None)
+    add_schedule_args(g)
     g.add_argument("--step", type=int, default=0, help="global training step s (decay d0 + growth * s)")
     ap.add_argument("--max-tokens", type=int, default=None, help="answer length limit (default 96 tiny, 512 else)")
     ap.add_argument("--seed", type=int, default=0,
@@ -142,19 +145,27 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--vllm-arg", action="append", default=[], metavar="KEY=JSON",
                     help="extra vllm.LLM keyword argument, e.g. --vllm-arg gpu_memory_utilization=0.5")
+    ap.add_argument("--verbose", action="store_true",
+                    help="show vLLM's own output (by default it goes to OUT/vllm.log) and per-method progress")
     return ap
 
 
+def _base_schedule(args, tiny: bool) -> tuple:
+    """The schedule the flags start from, and where it comes from (printed with the results)."""
+    if args.preset is None and tiny:
+        return SCHEDULES[args.task], f"the {args.task} tiny model's (ead_ext.tasks.SCHEDULES[{args.task!r}])"
+    preset = args.preset or "small"
+    return PRESETS[preset], f"preset {preset!r}"
+
+
 def _schedule(args, tiny: bool) -> Schedule:
-    if args.preset is None:
-        sched = SCHEDULES[args.task] if tiny else PRESETS["small"]
-    else:
-        sched = PRESETS[args.preset]
-    changes = {f: getattr(args, f) for f in ("tau_max", "tau_min", "d0", "growth", "cap", "cutoff", "token_scale")
-               if getattr(args, f) is not None}
-    if "d0" in changes and "cap" not in changes and changes["d0"] > sched.cap:
-        changes["cap"] = changes["d0"]
-    return sched.replace(**changes)
+    return apply_schedule_args(_base_schedule(args, tiny)[0], args)
+
+
+def _schedule_source(args, tiny: bool, sched: Schedule) -> str:
+    base, source = _base_schedule(args, tiny)
+    changed = [f"{k} {v:g}" for k, v in sched.to_dict().items() if getattr(base, k) != v]
+    return source + (f" with {', '.join(changed)}" if changed else "")
 
 
 def _methods(args, sched: Schedule) -> List[Method]:
@@ -172,7 +183,6 @@ def _methods(args, sched: Schedule) -> List[Method]:
 
 
 def _make_llm(model: str, args, max_model_len: int, need_ead: bool):
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # keep the table readable (set INFO to see the engine)
     extra = {}
     for kv in args.vllm_arg:
         k, _, v = kv.partition("=")
@@ -198,13 +208,13 @@ def _sample(llm, prompts: List[str], methods: List[Method], n: int, seed: int,
                 rs = _seed(seed, i, j) if (m.ead is not None or seed_all) else None
                 kw = dict(n=1, max_tokens=max_tokens, seed=rs, logprobs=0)
                 if m.ead is not None:
-                    kw.update(temperature=1.0, extra_args={"ead": dict(m.ead)})
+                    from .integrations.vllm.params import EAD_KEY
+
+                    kw.update(temperature=1.0, extra_args={EAD_KEY: dict(m.ead)})
                 else:
                     kw.update(temperature=m.temperature)
                 params.append(SamplingParams(**kw))
                 expanded.append(prompt)
-    print(f"sampling {len(params)} answers: {len(methods)} methods x {len(prompts)} prompts x N = {n} "
-          f"(one vLLM generate call) ...", flush=True)
     t0 = time.perf_counter()
     outs = llm.generate(expanded, params, use_tqdm=False)
     seconds = time.perf_counter() - t0
@@ -273,9 +283,19 @@ def run(args) -> dict:
         model = args.model
     sched = _schedule(args, tiny)
     methods = _methods(args, sched)
+    verbose = getattr(args, "verbose", False)
+    log = Path(args.out) / "vllm.log"
+    print(f"task {args.task} | model {model} | {len(tasks)} prompts x N = {n} per method | seed {args.seed}",
+          flush=True)
+    if not args.no_ead:
+        print(f"EAD schedule: {_schedule_source(args, tiny, sched)}\n  "
+              f"{describe_schedule(sched, args.step, max_tokens, sep=chr(10) + '  ')} (of {max_tokens} tokens)",
+              flush=True)
+    print("starting vLLM" + ("" if verbose else f" (its log: {log})") + " ...", flush=True)
 
     t_start = time.perf_counter()
-    llm = _make_llm(model, args, max_model_len, need_ead=any(m.ead is not None for m in methods))
+    with quiet_engine(log, verbose):
+        llm = _make_llm(model, args, max_model_len, need_ead=any(m.ead is not None for m in methods))
     t_engine = time.perf_counter() - t_start
     prompts = [t["prompt"] for t in tasks]
     if args.chat_template:
@@ -286,10 +306,14 @@ def run(args) -> dict:
                           "tasks": args.tasks or f"{args.task} held-out (seed {args.data_seed})",
                           "prompts": len(tasks), "n": n, "ks": ks, "majority": majority, "max_tokens": max_tokens,
                           "seed": args.seed, "seed_all": args.seed_all, "ci": args.ci,
-                          "schedule": sched.to_dict(), "step": args.step,
+                          "schedule": sched.to_dict(), "schedule_source": _schedule_source(args, tiny, sched),
+                          "step": args.step,
                           "quick": args.quick, "engine_seconds": round(t_engine, 2)},
                "methods": {}}
-    sampled = _sample(llm, prompts, methods, n, args.seed, max_tokens, args.seed_all)
+    print(f"sampling {len(prompts) * n * len(methods)} answers: {len(methods)} methods x {len(prompts)} prompts x "
+          f"N = {n} (one vLLM generate call) ...", flush=True)
+    with quiet_engine(log, verbose):
+        sampled = _sample(llm, prompts, methods, n, args.seed, max_tokens, args.seed_all)
     results["config"]["sampling_seconds"] = round(sampled[0].seconds, 2)
     for m, res in zip(methods, sampled):
         per_prompt = []
@@ -309,8 +333,9 @@ def run(args) -> dict:
             "examples": [{"prompt": tasks[0]["prompt"], "answer": tasks[0]["answer"],
                           "completions": res.completions[0][:3]}],
         }
-        print(f"  {m.name:>10s}: {len(tasks) * n} answers, {n_tokens} tokens; Pass@1 {summary['pass@1']}",
-              flush=True)
+        if verbose:
+            print(f"  {m.name:>10s}: {len(tasks) * n} answers, {n_tokens} tokens; Pass@1 {summary['pass@1']}",
+                  flush=True)
     results["config"]["total_seconds"] = round(time.perf_counter() - t_start, 2)
     return results
 
@@ -325,15 +350,11 @@ def _metric_columns(results) -> List[str]:
 
 
 def format_table(results: dict) -> str:
-    """A Markdown table: one row per method, "mean [lo, hi]" per metric."""
+    """The full Markdown table (written to table.md): one row per method, "mean [lo, hi]" per metric."""
     cols = _metric_columns(results)
-    head = "| method | " + " | ".join(cols) + " |"
-    lines = [head, "|" + "---|" * (len(cols) + 1)]
-    for name, r in results["methods"].items():
-        s = r["summary"]
-        cells = [f"{s[c]['mean']:.3f} [{s[c]['lo']:.3f}, {s[c]['hi']:.3f}]" if c in s else "-" for c in cols]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[name] + [cell(r["summary"][c]) if c in r["summary"] else "-" for c in cols]
+            for name, r in results["methods"].items()]
+    return md_table(["method"] + cols, rows)
 
 
 def plot(results: dict, path: Path) -> Path:
@@ -396,19 +417,19 @@ def main(argv=None) -> int:
         return 2
     table = format_table(results)
     cfg = results["config"]
-    print(f"\ntask {cfg['task']} | model {cfg['model']} | {cfg['prompts']} prompts x N = {cfg['n']} samples per method | seed {cfg['seed']}"
-          f" | {cfg['ci']} 95 % CI over prompts | engine {cfg['engine_seconds']:.1f} s, sampling "
-          f"{cfg['sampling_seconds']:.1f} s, total {cfg['total_seconds']:.1f} s")
-    print(f"EAD schedule {cfg['schedule']} at step {cfg['step']}\n")
-    print(table)
+    print(f"\nmean [{cfg['ci']} 95 % interval] over {cfg['prompts']} prompts; without the columns equal for 0/1 "
+          f"rewards (all in table.md)\n")
+    print(compact_table(results) + "\n")
+    for line in verdicts(results):
+        print(line)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "table.md").write_text(table + "\n")
-    print(f"\nwrote {out / 'results.json'}, {out / 'table.md'}", end="")
+    wrote = [str(out / "results.json"), str(out / "table.md")]
     if not args.no_plot:
-        print(f", {plot(results, out / 'eval.png')}")
-    else:
-        print()
+        wrote.append(str(plot(results, out / "eval.png")))
+    print(f"\nwrote {', '.join(wrote)}\nengine {cfg['engine_seconds']:.1f} s, sampling {cfg['sampling_seconds']:.1f} s, "
+          f"total {cfg['total_seconds']:.1f} s; paired differences: python -m ead_ext.results eval {out}")
     return 0
 
 

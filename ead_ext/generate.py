@@ -1,8 +1,12 @@
-"""``ead-ext generate``: EAD rollouts through vLLM, with a per-position and diversity report.
+"""``ead-ext generate``: look at EAD samples of a model through vLLM, position by position.
 
-Builds (once, cached) a tiny random Llama when no ``--model`` is given, starts an in-process vLLM
-engine with the EAD sampler installed and ``logprobs_mode="processed_logprobs"``, samples ``--n``
-answers per prompt with EAD and, for comparison, at a fixed temperature, and prints
+Starts an in-process vLLM engine with the EAD sampler installed and
+``logprobs_mode="processed_logprobs"`` on ``--model`` (default: ``--task``'s tiny model shipped with
+the package, :func:`ead_ext.tiny_model.default_model_path`, on three of its held-out problems), samples
+``--n`` answers per prompt with EAD (default: the schedule ``ead-ext eval`` uses for that model,
+:data:`ead_ext.tasks.SCHEDULES`, which anneals from tau_max to tau_min within the default 96
+tokens; ``--preset`` / the schedule flags change it) and, for comparison, at a fixed temperature,
+and prints
 
 * per output position t: the scheduled tau_t, the mean behaviour log-prob of the sampled tokens
   (log softmax(logits / tau_t)), the rate of argmax tokens and the number of distinct tokens
@@ -10,40 +14,44 @@ answers per prompt with EAD and, for comparison, at a fixed temperature, and pri
 * a diversity summary: distinct-1/2 over all samples, mean pairwise token difference, and the
   early/late argmax rates.
 
-``--json PATH`` writes all of it (and the samples) as JSON.
+``--json PATH`` writes all of it (and the samples) as JSON. vLLM's own output goes to a log file
+unless ``--verbose``. For metrics (Pass@k, ...) use ``ead-ext eval``.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
 from typing import List, Optional
 
+from ._schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
+from .schedule import PRESETS, Schedule
+from .tasks import SCHEDULES, TASKS, get_task
+
 __all__ = ["main", "build_parser"]
 
-DEFAULT_PROMPTS = [
-    "Question: what is 12 plus 30? Answer:",
-    "The quick brown fox",
-    "Solve for x: 2x + 3 = 7.",
-]
+DEFAULT_PROMPTS = 3  # held-out problems of --task when no --prompt is given
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ead-ext generate", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default=None,
-                   help="model directory or hub id for vLLM; default: a tiny random Llama built locally")
+                   help="model directory or hub id for vLLM; default: --task's tiny model shipped with the package")
+    p.add_argument("--task", choices=sorted(TASKS), default="arithmetic",
+                   help="without --model: the tiny model, its schedule and (without --prompt) its held-out problems")
     p.add_argument("--prompt", action="append", default=None,
-                   help="a prompt (repeat for several); default: three built-in prompts")
+                   help=f"a prompt (repeat for several); default: {DEFAULT_PROMPTS} held-out problems of --task")
     p.add_argument("--n", type=int, default=16, help="samples per prompt")
-    p.add_argument("--max-tokens", type=int, default=48, help="tokens per sample (EOS ignored)")
-    p.add_argument("--preset", choices=["small", "large"], default="small", help="EAD schedule preset")
-    for name, typ in (("tau-max", float), ("tau-min", float), ("d0", float), ("growth", float), ("cap", float),
-                      ("cutoff", int), ("token-scale", float)):
-        p.add_argument(f"--{name}", type=typ, default=None, help=f"override the preset's {name.replace('-', '_')}")
-    p.add_argument("--step", type=int, default=0, help="global training step s (decay d_s = min(d0 + growth*s, cap))")
+    p.add_argument("--max-tokens", type=int, default=96, help="tokens per sample (EOS ignored)")
+    g = p.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: the task's for the tiny model, "
+                             "else --preset)")
+    g.add_argument("--preset", choices=sorted(PRESETS), default=None, help="default: small")
+    add_schedule_args(g)
+    g.add_argument("--step", type=int, default=0, help="global training step s (decay d_s = min(d0 + growth*s, cap))")
     p.add_argument("--compare-temperature", type=float, default=1.0,
                    help="fixed temperature of the comparison samples (0 skips them)")
     p.add_argument("--seed", type=int, default=0, help="base seed (request seeds are seed, seed+1, ...)")
@@ -51,23 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-model-len", type=int, default=None, help="vLLM max_model_len")
     p.add_argument("--json", default=None, help="write the report and samples to this JSON file")
     p.add_argument("--every", type=int, default=0, help="print every k-th position (0: about 24 rows)")
+    p.add_argument("--verbose", action="store_true", help="show vLLM's own output (by default it goes to a log file)")
     return p
 
 
-def _tiny_model_dir() -> str:
-    from ead_ext.integrations.vllm.tiny_model import ensure_tiny_model
-
-    cache = Path(os.environ.get("EAD_EXT_CACHE", Path.home() / ".cache" / "ead_ext")) / "vllm_tiny_random"
-    return ensure_tiny_model(cache)
-
-
-def _ead_dict(args) -> dict:
-    d = {"preset": args.preset, "step": args.step}
-    for key in ("tau_max", "tau_min", "d0", "growth", "cap", "cutoff", "token_scale"):
-        v = getattr(args, key)
-        if v is not None:
-            d[key] = v
-    return d
+def _schedule(args) -> Schedule:
+    if args.preset is None and args.model is None:
+        return apply_schedule_args(SCHEDULES[args.task], args)
+    return apply_schedule_args(PRESETS[args.preset or "small"], args)
 
 
 def _collect(outputs):
@@ -127,62 +126,64 @@ def _diversity(samples, groups):
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-    from ead_ext.integrations.vllm import parse_ead_args
-
-    ead_dict = _ead_dict(args)
     try:
-        ead = parse_ead_args({"ead": ead_dict})
-    except ValueError as e:
+        sched = _schedule(args)
+        sched.at_step(args.step)
+    except (TypeError, ValueError) as e:
         print(f"ead-ext generate: {e}", file=sys.stderr)
         return 2
+    ead_dict = dict(sched.to_dict(), step=args.step)
 
     model, dtype, max_model_len = args.model, args.dtype, args.max_model_len
+    prompts = args.prompt
     if model is None:
-        print("ead-ext generate: no --model given; using a tiny random Llama (built once, cached)", flush=True)
-        model = _tiny_model_dir()
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from .tiny_model import default_model_path
+
+        model = str(default_model_path(task=args.task))
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local checkpoint: never ask the Hub
         dtype, max_model_len = "float32", max_model_len or 256
+    if prompts is None:
+        prompts = [p.prompt for p in get_task(args.task).generate(DEFAULT_PROMPTS, "test", seed=0)]
 
-    try:
-        from vllm import SamplingParams
-    except ImportError as e:
-        print(f"ead-ext generate: vLLM is not installed ({e}); see requirements/vllm.txt", file=sys.stderr)
+    print(f"model {model}; {len(prompts)} prompt(s) x n = {args.n}, {args.max_tokens} tokens each (EOS ignored)")
+    print(f"EAD schedule: {describe_schedule(sched, args.step, args.max_tokens)}", flush=True)
+    if importlib.util.find_spec("vllm") is None:
+        print("ead-ext generate: vLLM is not installed; see requirements/vllm.txt", file=sys.stderr)
         return 2
-    from .engine import make_llm
+    from .engine import make_llm, quiet_engine
 
-    llm = make_llm(model, seed=args.seed, dtype=dtype, max_model_len=max_model_len)
+    with quiet_engine(None, args.verbose):  # vLLM prints from its import on
+        from vllm import SamplingParams
 
-    prompts = args.prompt or DEFAULT_PROMPTS
-    common = dict(n=args.n, max_tokens=args.max_tokens, logprobs=0, ignore_eos=True)
-    ead_params = [SamplingParams(seed=args.seed + 1000 * i, extra_args={"ead": ead_dict}, **common)
-                  for i in range(len(prompts))]
-    ead_out = _collect(llm.generate(prompts, ead_params, use_tqdm=False))
+        from .integrations.vllm.params import EAD_KEY
+
+        common = dict(n=args.n, max_tokens=args.max_tokens, logprobs=0, ignore_eos=True)
+        ead_params = [SamplingParams(seed=args.seed + 1000 * i, extra_args={EAD_KEY: ead_dict}, **common)
+                      for i in range(len(prompts))]
+        base_params = [SamplingParams(seed=args.seed + 1000 * i + 500, temperature=args.compare_temperature,
+                                      **common) for i in range(len(prompts))] if args.compare_temperature > 0 else None
+        llm = make_llm(model, seed=args.seed, dtype=dtype, max_model_len=max_model_len)
+        ead_out = _collect(llm.generate(prompts, ead_params, use_tqdm=False))
+        base_out = _collect(llm.generate(prompts, base_params, use_tqdm=False)) if base_params else None
     groups = [ead_out[i * args.n:(i + 1) * args.n] for i in range(len(prompts))]
-    report = dict(model=model, schedule=ead.schedule.to_dict(), step=args.step, decay=ead.decay,
+    report = dict(model=model, schedule=sched.to_dict(), step=args.step, decay=sched.at_step(args.step),
                   prompts=prompts, n=args.n, max_tokens=args.max_tokens)
 
     import torch
 
     T = args.max_tokens
-    taus = ead.temperature(torch.arange(T)).tolist()
+    taus = sched.temperature(torch.arange(T), step=args.step).tolist()
     pos = _per_position(ead_out, groups, T)
     report["ead"] = dict(per_position=pos, diversity=_diversity(ead_out, groups), samples=ead_out)
     base_pos = None
-    if args.compare_temperature > 0:
-        base_params = [SamplingParams(seed=args.seed + 1000 * i + 500, temperature=args.compare_temperature,
-                                      **common) for i in range(len(prompts))]
-        base_out = _collect(llm.generate(prompts, base_params, use_tqdm=False))
+    if base_out is not None:
         bgroups = [base_out[i * args.n:(i + 1) * args.n] for i in range(len(prompts))]
         base_pos = _per_position(base_out, bgroups, T)
         report["fixed"] = dict(temperature=args.compare_temperature, per_position=base_pos,
                                diversity=_diversity(base_out, bgroups), samples=base_out)
 
-    s = ead.schedule
-    print(f"\nEAD schedule: tau_max={s.tau_max} tau_min={s.tau_min} d0={s.d0} growth={s.growth} cap={s.cap} "
-          f"cutoff={s.cutoff} token_scale={s.token_scale}; step={args.step} -> d_s={ead.decay}")
-    print(f"model: {model}; {len(prompts)} prompt(s) x n={args.n}, {T} tokens each; log-probs are behaviour "
-          f"log-probs (processed_logprobs)\n")
+    print("\nper position: logp = behaviour log-prob of the drawn token, log softmax(logits / tau_t); argmax = rate\n"
+          "of the most likely token; distinct = different tokens across a prompt's samples\n")
     every = args.every or max(1, T // 24)
     head = f"{'t':>4} {'tau_t':>7} | {'EAD logp':>9} {'argmax':>7} {'distinct':>8}"
     if base_pos:
@@ -205,7 +206,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if base_pos:
             line += f" {report['fixed']['diversity'][k]:>8.3f}"
         print(line)
-    print("\nexample EAD sample:", repr(ead_out[0]["text"][:120]))
+    print(f"\nexample EAD sample for {prompts[0]!r}:", repr(ead_out[0]["text"][:120]))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
         print(f"report written to {args.json}")

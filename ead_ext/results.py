@@ -23,10 +23,10 @@ from typing import Dict, List, Sequence
 
 from . import metrics as M
 
-__all__ = ["paired", "eval_tables", "train_tables", "plot_train", "main"]
+__all__ = ["paired", "cell", "md_table", "compact_columns", "compact_table", "verdicts", "eval_tables", "train_tables",
+           "plot_train", "main"]
 
 EVAL_METRICS = ("pass@1", "pass@4", "pass@16", "worst@4", "maj@32", "malformed")
-EVAL_PAIRED = ("pass@1", "pass@16", "worst@4", "maj@32")
 TRAIN_PAIRED = ("pass@1", "pass@16", "worst@16")
 
 
@@ -37,35 +37,93 @@ def paired(a: Sequence[float], b: Sequence[float], seed: int = 0) -> M.Estimate:
     return M.aggregate([x - y for x, y in zip(a, b)], seed=seed)
 
 
-def _cell(e: M.Estimate, signed: bool = False) -> str:
-    """``str(e)`` ("mean [lo, hi]"); ``signed``: with signs, marked ``*`` when the interval excludes 0."""
+def _estimate(e) -> M.Estimate:
+    """An Estimate, or one from its ``to_dict`` (of which only mean, lo and hi are needed)."""
+    if isinstance(e, M.Estimate):
+        return e
+    return M.Estimate(**{"stderr": float("nan"), "n": 0, "level": 0.95, "method": "", **e})
+
+
+def cell(e, signed: bool = False) -> str:
+    """An :class:`~ead_ext.metrics.Estimate` (or its ``to_dict``) as a table cell: ``str(e)`` ("mean
+    [lo, hi]"); ``signed``: with signs, marked ``*`` when the interval excludes 0."""
+    e = _estimate(e)
     if not signed:
         return str(e)
     mark = " *" if e.lo > 0 or e.hi < 0 else ""
     return f"{e.mean:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]{mark}"
 
 
-def _table(head: List[str], rows: List[List[str]]) -> str:
+def md_table(head: List[str], rows: List[List[str]]) -> str:
+    """A Markdown table (every table of ``ead-ext eval``, ``train --compare`` and RESULTS.md)."""
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def compact_columns(results: dict) -> List[str]:
+    """The metrics that differ for 0/1 rewards (Best@k equals Pass@k, Worst@1 and Majority@1 equal
+    Pass@1): Pass@k for every k, Worst@ the smallest k > 1, Majority@ the largest N > 1, malformed.
+    Results without a config (hand-made) use :data:`EVAL_METRICS`."""
+    cfg = results.get("config") or {}
+    if "ks" in cfg and "majority" in cfg:
+        cols = [f"pass@{k}" for k in cfg["ks"]] + [f"worst@{k}" for k in cfg["ks"] if k > 1][:1]
+        cols += [f"maj@{m}" for m in cfg["majority"] if m > 1][-1:] + ["malformed"]
+    else:
+        cols = list(EVAL_METRICS)
+    return [c for c in cols if all(c in r["summary"] for r in results["methods"].values())]
+
+
+def paired_columns(cols: Sequence[str]) -> List[str]:
+    """The columns of the paired differences: Pass@1, Pass@ the largest k, the Worst and Majority ones."""
+    passes = [c for c in cols if c.startswith("pass@")]
+    return [c for c in cols if c != "malformed" and (not c.startswith("pass@") or c in (passes[0], passes[-1]))]
+
+
+def compact_table(results: dict) -> str:
+    """The per-method table of :func:`compact_columns`."""
+    cols = compact_columns(results)
+    rows = [[name] + [cell(r["summary"][c]) for c in cols] for name, r in results["methods"].items()]
+    return md_table(["method"] + cols, rows)
+
+
+def verdicts(results: dict) -> List[str]:
+    """One line per compact metric: which method leads (lowest for ``malformed``) and whether its
+    interval overlaps the runner-up's (overlapping intervals: the data do not separate them)."""
+    methods = results["methods"]
+    if len(methods) < 2:
+        return []
+    lines = []
+    for c in compact_columns(results):
+        est = {name: _estimate(r["summary"][c]) for name, r in methods.items()}
+        sign = 1.0 if c == "malformed" else -1.0
+        ranked = sorted(est, key=lambda n: sign * est[n].mean)
+        best = est[ranked[0]].mean
+        leaders = [n for n in ranked if abs(est[n].mean - best) < 1e-12]
+        if len(leaders) > 1:
+            lines.append(f"{c}: tie, {', '.join(leaders)} at {best:.3f}")
+            continue
+        a, b = est[ranked[0]], est[ranked[1]]
+        overlap = a.lo <= b.hi and b.lo <= a.hi
+        word = "lowest" if c == "malformed" else "leads"
+        lines.append(f"{c}: {ranked[0]} {word} {a}; runner-up {ranked[1]} {b}; "
+                     + ("intervals overlap: not separated" if overlap else "intervals do not overlap"))
+    return lines
 
 
 def eval_tables(results: dict, reference: str = "EAD", seed: int = 0) -> str:
     """The compact per-method table and the paired differences of ``reference`` against the others."""
     methods = results["methods"]
-    cols = [c for c in EVAL_METRICS if all(c in r["summary"] for r in methods.values())]
-    rows = [[name] + [_cell(M.Estimate(**r["summary"][c])) for c in cols] for name, r in methods.items()]
-    out = [_table(["method"] + cols, rows)]
+    out = [compact_table(results)]
     if reference in methods:
-        pcols = [c for c in EVAL_PAIRED if c in cols]
+        pcols = paired_columns(compact_columns(results))
         ref = methods[reference]["per_prompt"]
         prow = []
         for name, r in methods.items():
             if name == reference:
                 continue
-            prow.append([f"{reference} - {name}"] + [_cell(paired([p[c] for p in ref], [p[c] for p in r["per_prompt"]],
-                                                                seed), signed=True) for c in pcols])
-        out.append(_table(["paired difference"] + pcols, prow))
+            prow.append([f"{reference} - {name}"] + [cell(paired([p[c] for p in ref], [p[c] for p in r["per_prompt"]],
+                                                               seed), signed=True) for c in pcols])
+        out.append(md_table(["paired difference"] + pcols, prow))
     return "\n\n".join(out)
 
 
@@ -118,17 +176,17 @@ def train_tables(compare_dirs: Sequence[Path], reference: str = "ead", ks=(1, 4,
             if m == reference:
                 continue
             rows.append([f"{reference} - {m}"] + [
-                _cell(paired([at_last[reference][p][c] for p in prompts], [pm[p][c] for p in prompts], seed), True)
+                cell(paired([at_last[reference][p][c] for p in prompts], [pm[p][c] for p in prompts], seed), True)
                 for c in cols])
-        out.append(f"paired differences at step {last}:\n\n" + _table(["paired difference"] + cols, rows))
+        out.append(f"paired differences at step {last}:\n\n" + md_table(["paired difference"] + cols, rows))
     rows = []
     for m in dirs:
         start = load(m, first)
         ps = [p for p in at_last[m] if p in start]
-        rows.append([m] + [_cell(paired([at_last[m][p][c] for p in ps], [start[p][c] for p in ps], seed), True)
+        rows.append([m] + [cell(paired([at_last[m][p][c] for p in ps], [start[p][c] for p in ps], seed), True)
                            for c in cols])
     out.append(f"change from step {first} to step {last} (paired over prompts):\n\n"
-               + _table(["method"] + cols, rows))
+               + md_table(["method"] + cols, rows))
     return "\n\n".join(out)
 
 

@@ -84,6 +84,64 @@ def test_format_table():
     assert len(lines) == 4 and lines[2].startswith("| EAD | 0.500 [")
 
 
+def test_compact_table_and_verdicts():
+    # the terminal table drops the columns equal for 0/1 rewards (best@k = pass@k, worst@1 = maj@1 = pass@1)
+    from ead_ext import results as R
+
+    res = _fake_results()
+    assert R.compact_columns(res) == ["pass@1", "pass@4", "worst@4", "maj@4", "malformed"]
+    assert R.compact_table(res).splitlines()[0] == "| method | pass@1 | pass@4 | worst@4 | maj@4 | malformed |"
+    assert R.verdicts(res)[0] == "pass@1: tie, EAD, tau=1 at 0.500"
+    from ead_ext import metrics as M
+
+    best = dict(M.prompt_metrics([1, 1, 1, 1], ["1"] * 4, ks=(1, 4), ns=(1, 4)), malformed=0.0)
+    better = M.summarize([best, best])
+    res["methods"]["EAD"]["summary"] = {k: v.to_dict() for k, v in better.items()}
+    lines = R.verdicts(res)
+    assert len(lines) == 5
+    assert lines[0] == ("pass@1: EAD leads 1.000 [1.000, 1.000]; runner-up tau=1 0.500 [0.250, 0.750]; intervals do "
+                        "not overlap")
+    assert lines[3].startswith("maj@4: EAD leads") and lines[3].endswith("intervals overlap: not separated")
+    assert lines[4] == "malformed: tie, EAD, tau=1 at 0.000"
+
+
+def test_schedule_flags_come_from_the_dataclass():
+    from dataclasses import fields
+
+    ap = E.build_parser()
+    helps = ap.format_help()
+    for f in fields(Schedule):
+        assert f"--{f.name.replace('_', '-')}" in helps
+    a = ap.parse_args(["--token-scale", "1", "--cutoff", "2"])
+    assert E._schedule(a, tiny=True) == SCHEDULES["arithmetic"].replace(token_scale=1.0, cutoff=2)
+    assert E._schedule_source(a, True, E._schedule(a, True)) == (
+        "the arithmetic tiny model's (ead_ext.tasks.SCHEDULES['arithmetic']) with cutoff 2, token_scale 1")
+    assert E._schedule_source(ap.parse_args([]), False, Schedule()) == "preset 'small'"
+
+
+def test_describe_schedule():
+    from ead_ext._schedule_args import describe_schedule
+
+    line = describe_schedule(SCHEDULES["arithmetic"], 0, 96)
+    assert line.startswith("tau_max 1.2, tau_min 0.1, d0 5, growth 1, cap 40000, cutoff 0, token_scale 20; step 0:")
+    assert line.endswith("tau 1.20 at t=0, <= 1 from t=19, tau_min 0.1 from t=75")
+    # the paper's schedule over 48 tokens: tau 1 during the cutoff, still 1.10 at the end (it barely anneals)
+    assert describe_schedule(Schedule(), 0, 48).endswith("tau 1.00 at t=0, 1.10 at t=47")
+
+
+def test_cli_unknown_command(capsys):
+    from ead_ext import cli
+
+    assert cli.main(["evaluate"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown command 'evaluate'" in err and "eval" in err and "generate" in err
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert set(cli.ROLES) == set(cli.COMMANDS)
+    for name in cli.COMMANDS:  # one line per command, saying what it is for
+        assert any(line.split()[:1] == [name] for line in out.splitlines())
+
+
 @pytest.mark.skipif(not HAS_MPL, reason="matplotlib is not installed")
 def test_plot(tmp_path):
     path = E.plot(_fake_results(), tmp_path / "e.png")
@@ -102,6 +160,19 @@ def test_eval_quick_end_to_end(tmp_path, task):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert "| method | pass@1 |" in proc.stdout
+    # compact: no column equal to another for 0/1 rewards; a verdict per metric; the schedule used; no vLLM chatter
+    assert "| method | pass@1 | pass@4 | worst@4 | maj@4 | malformed |" in proc.stdout
+    assert "best@" not in proc.stdout.split("| method |")[1]
+    assert sum(line.startswith(("pass@1: ", "pass@4: ", "worst@4: ", "maj@4: ", "malformed: "))
+               for line in proc.stdout.splitlines()) == 5
+    assert f"EAD schedule: the {task} tiny model's (ead_ext.tasks.SCHEDULES['{task}'])" in proc.stdout
+    assert f"d0 {SCHEDULES[task].d0:g}," in proc.stdout and "(of 96 tokens)" in proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines() if str(out) not in line) <= 130  # fits a (wide) terminal
+    for noise in ("WARNING", "FutureWarning", "Loading safetensors", "Triton"):
+        assert noise not in proc.stdout + proc.stderr
+    assert len((proc.stdout + proc.stderr).splitlines()) <= 25
+    assert "WARNING" in (out / "vllm.log").read_text()  # the engine's output is kept, in the log
+    assert (out / "table.md").read_text().startswith("| method | pass@1 | best@1 | worst@1 |")  # the full table
     res = json.loads((out / "results.json").read_text())
     cfg = res["config"]
     assert cfg["task"] == task and cfg["model"] == str(ASSET_DIRS[task])

@@ -13,10 +13,11 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import List
 
+from .._schedule_args import add_schedule_args, apply_schedule_args
 from ..schedule import PRESETS, Schedule
 from ..tasks import SCHEDULES, TASKS
 from .methods import LOSSES, default_compare_methods, parse_method
@@ -60,8 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-prompt-length", type=int, default=None, help="default 32 (tiny model), 512 else")
     g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: the task's (ead_ext.tasks.SCHEDULES) "
                               "for the tiny model, the paper's for --model)")
-    for f in fields(Schedule):
-        g.add_argument(f"--{f.name.replace('_', '-')}", dest=f"sched_{f.name}", type=type(f.default), default=None)
+    add_schedule_args(g)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true",
                     help="smoke setting: 2 steps of 2 prompts x 4, held-out 8 prompts x 4 (CI)")
@@ -77,10 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _schedule(args) -> Schedule:
-    sched = SCHEDULES[args.task] if args.model is None else PRESETS["small"]
-    changes = {f.name: getattr(args, f"sched_{f.name}") for f in fields(Schedule)
-               if getattr(args, f"sched_{f.name}") is not None}
-    return sched.replace(**changes)
+    return apply_schedule_args(SCHEDULES[args.task] if args.model is None else PRESETS["small"], args)
 
 
 def _spec(args, method, out: Path) -> RunSpec:

@@ -31,18 +31,14 @@ def _chosen_steps(summaries: List[dict]) -> List[int]:
 
 def format_table(summaries: List[dict]) -> str:
     """Markdown: one row per (method, step), "mean [lo, hi]" per held-out metric."""
+    from ..results import cell, md_table
+
     steps = _chosen_steps(summaries)
     metrics = [m for m in TABLE_METRICS
                if all(m in h["summary"] for s in summaries for h in s["heldout"] if h["step"] in steps)]
-    lines = ["| method | step | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 2)]
-    for s in summaries:
-        for h in s["heldout"]:
-            if h["step"] not in steps:
-                continue
-            cells = [f"{h['summary'][m]['mean']:.3f} [{h['summary'][m]['lo']:.3f}, {h['summary'][m]['hi']:.3f}]"
-                     for m in metrics]
-            lines.append(f"| {s['method']} | {h['step']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[s["method"], str(h["step"])] + [cell(h["summary"][m]) for m in metrics]
+            for s in summaries for h in s["heldout"] if h["step"] in steps]
+    return md_table(["method", "step"] + metrics, rows)
 
 
 def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool = True) -> List[dict]:
