@@ -6,22 +6,28 @@ rows: fp32 logits / temperature, softmax, an exponential race
 the sampled token's log-prob. Both run on the same rows, side by side, in one
 process, with the same thread count. Timed with torch.utils.benchmark (median).
 
-Logit rows come in two kinds:
-  llm   heavy-tailed rows like a language model's: most entries far below a few
-        dozen plausible tokens (the op skips the noise of entries that cannot win)
-  flat  N(0, 1) rows: every entry may win, the op's worst case (noise everywhere)
+Logit rows come in two kinds, built by the tests' generators (python_tests/sampling_helpers.py):
+  llm   realistic_logits: heavy-tailed rows like a language model's, a few peaked
+        tokens a random margin above the bulk (the op skips the noise of entries
+        that cannot win)
+  flat  flat_logits: N(0, 1) rows, every entry may win, the op's worst case
 
 GB/s counts one read of the logits. The bandwidth line measures what this
 machine reads per second in a plain reduction (x.max() over fp32), the ceiling
 for any one-pass op. Never asserts on time.
 
-    python bench/bench_cpu.py            # the issue's matrix
-    python bench/bench_cpu.py --quick    # a small smoke run (CI)
+    python bench/bench_cpu.py                     # the issue's matrix
+    python bench/bench_cpu.py --quick             # a small smoke run (CI)
+    python bench/bench_cpu.py --json cpu.json     # also write the rows (bench/tables.py -> markdown)
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import statistics
+import sys
 
 import torch
 import torch.utils.benchmark as tb
@@ -29,20 +35,10 @@ import torch.utils.benchmark as tb
 import ead_ext
 from composite import eager_composite  # bench/ is on sys.path when run as a script
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python_tests"))
+from sampling_helpers import flat_logits, realistic_logits  # noqa: E402  (the tests' generators)
 
-def llm_like_logits(batch: int, vocab: int, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
-    """Rows shaped like LM logits: a Gumbel-ish bulk plus a few dozen strong candidates."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, vocab, generator=g) * 2.0 - 4.0
-    k = min(32, vocab)
-    idx = torch.randint(0, vocab, (batch, k), generator=g)
-    x.scatter_(1, idx, 8.0 + 10.0 * torch.rand(batch, k, generator=g))
-    return x.to(dtype)
-
-
-def flat_logits(batch: int, vocab: int, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, vocab, generator=g).to(dtype)
+LOGITS = {"llm": realistic_logits, "flat": flat_logits}
 
 
 def median_us(fn, min_run_time: float) -> float:
@@ -59,6 +55,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small shapes, short timings (smoke run)")
     ap.add_argument("--temperature", type=float, default=1.2)
+    ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON (bench/tables.py prints the tables)")
     args = ap.parse_args(argv)
 
     batches, vocabs, dtypes = [1, 8, 64], [32000, 151936], [torch.float32, torch.bfloat16]
@@ -75,13 +72,12 @@ def main(argv=None) -> None:
            f"{'speed-up':>8s} {'GB/s':>6s} {'%bw':>5s}")
     print(hdr)
     print("-" * len(hdr))
-    ratios = []
+    ratios, rows = [], []
     for dtype in dtypes:
         for kind in kinds:
             for B in batches:
                 for V in vocabs:
-                    make = llm_like_logits if kind == "llm" else flat_logits
-                    x = make(B, V, dtype)
+                    x = LOGITS[kind](B, V, seed=0, dtype=dtype)
                     temp = torch.full((B,), args.temperature)
                     seeds = torch.arange(B, dtype=torch.long)
                     offs = torch.zeros(B, dtype=torch.long)
@@ -93,10 +89,22 @@ def main(argv=None) -> None:
                     t_e = median_us(lambda: eager_composite(x, temp), run_time)
                     gbs = B * V * x.element_size() / t_f / 1e3
                     ratios.append(t_e / t_f)
+                    rows.append(dict(dtype=str(dtype).replace("torch.", ""), kind=kind, B=B, V=V, fused_us=t_f,
+                                     full_us=t_full, eager_us=t_e, speedup=t_e / t_f, gbs=gbs,
+                                     pct_bw=100 * gbs / bw))
                     print(f"{str(dtype).replace('torch.', ''):9s} {kind:4s} {B:4d} {V:7d} | {t_f:9.1f} {t_full:9.1f} "
                           f"{t_e:10.1f} | {t_e / t_f:7.2f}x {gbs:6.2f} {100 * gbs / bw:4.0f}%")
     print(f"speed-up over the eager composite: min {min(ratios):.2f}x, "
           f"geometric mean {statistics.geometric_mean(ratios):.2f}x, max {max(ratios):.2f}x")
+    if args.json:
+        meta = dict(bench="cpu", command="python bench/bench_cpu.py" + (" --quick" if args.quick else ""),
+                    torch=torch.__version__, threads=torch.get_num_threads(), cpu_capability=info["cpu_capability"],
+                    machine=platform.processor() or platform.machine(), temperature=args.temperature,
+                    read_bandwidth_gbs=bw, speedup_min=min(ratios), speedup_max=max(ratios),
+                    speedup_geomean=statistics.geometric_mean(ratios))
+        with open(args.json, "w") as fh:
+            json.dump(dict(meta=meta, rows=rows), fh, indent=1)
+        print(f"rows written to {args.json}")
 
 
 if __name__ == "__main__":

@@ -27,12 +27,16 @@ speed-ups of the fused op (> 1: fused is faster). Never asserts on time.
     python bench/bench_cuda.py                 # the issue's matrix
     python bench/bench_cuda.py --flush-l2      # logits from DRAM
     python bench/bench_cuda.py --quick         # a small smoke run
+    python bench/bench_cuda.py --json cuda.json  # also write the rows (bench/tables.py -> markdown)
+Logits: the tests' generators (python_tests/sampling_helpers.py), --kind llm or flat.
 Without a GPU (or without the CUDA op) it says so and exits 0.
 """
 from __future__ import annotations
 
 import argparse
 import inspect
+import json
+import os
 import statistics
 import sys
 from typing import Callable, Optional
@@ -41,20 +45,16 @@ import torch
 
 from composite import eager_composite  # bench/ is on sys.path when run as a script
 
-
-def llm_like_logits(batch: int, vocab: int, dtype: torch.dtype, device, seed: int = 0) -> torch.Tensor:
-    """Rows shaped like LM logits: a low bulk plus a few dozen strong candidates per row."""
-    g = torch.Generator(device=device).manual_seed(seed)
-    x = torch.randn(batch, vocab, generator=g, device=device) * 2.0 - 4.0
-    k = min(32, vocab)
-    idx = torch.randint(0, vocab, (batch, k), generator=g, device=device)
-    x.scatter_(1, idx, 8.0 + 10.0 * torch.rand(batch, k, generator=g, device=device))
-    return x.to(dtype)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python_tests"))
+from sampling_helpers import flat_logits, realistic_logits  # noqa: E402  (the tests' generators)
 
 
-def flat_logits(batch: int, vocab: int, dtype: torch.dtype, device, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator(device=device).manual_seed(seed)
-    return torch.randn(batch, vocab, generator=g, device=device).to(dtype)
+def make_logits(kind: str, batch: int, vocab: int, dtype: torch.dtype, device, seed: int = 0) -> torch.Tensor:
+    """The tests' generators (python_tests/sampling_helpers.py): llm = realistic_logits (heavy-tailed
+    bulk, a few peaked tokens a random margin above it), flat = flat_logits (N(0, 1)); built on the
+    CPU, then moved to the device."""
+    make = realistic_logits if kind == "llm" else flat_logits
+    return make(batch, vocab, seed=seed, dtype=dtype, device=device)
 
 
 # ----------------------------------------------------------------------------------- contenders
@@ -158,7 +158,7 @@ def ncu_shapes() -> int:
     """One launch of the fused op per shape of NCU_SHAPES, nothing else timed: ncu replays
     each launch with its own cache control and reads the counters."""
     for B, V, dname in NCU_SHAPES:
-        x = llm_like_logits(B, V, getattr(torch, dname), torch.device("cuda"))
+        x = make_logits("llm", B, V, getattr(torch, dname), torch.device("cuda"))
         temp = torch.full((B,), 0.8, device="cuda")
         ids = torch.arange(B, device="cuda", dtype=torch.long)
         torch.ops.ead.sample(x, temp, None, ids, ids, 1.2, 0.1, 25.0, 10, 20.0, False, False)
@@ -178,6 +178,7 @@ def main(argv=None) -> int:
     ap.add_argument("--vocabs", type=int, nargs="+", default=[151936, 32000])
     ap.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"], choices=["bfloat16", "float16", "float32"])
     ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON (bench/tables.py prints the tables)")
     ap.add_argument("--ncu-shapes", action="store_true",
                     help="only launch the fused op once per profiled shape (for ncu, scripts/gpu_check.sh)")
     args = ap.parse_args(argv)
@@ -211,13 +212,12 @@ def main(argv=None) -> int:
            f" | {'GB/s':>6s} {'copy GB/s':>9s} {'%copy':>6s} | {'x eager':>7s} {'x vllm':>7s} {'x fi':>6s} {'x fi+tau':>8s}")
     print(hdr)
     print("-" * len(hdr))
-    make = llm_like_logits if args.kind == "llm" else flat_logits
-    summary = []
+    summary, rows = [], []
     for dname in args.dtypes:
         dtype = getattr(torch, dname)
         for V in args.vocabs:
             for B in args.batches:
-                x = make(B, V, dtype, dev)
+                x = make_logits(args.kind, B, V, dtype, dev)
                 temp = torch.full((B,), args.temperature, device=dev)
                 seeds = torch.arange(B, device=dev, dtype=torch.long)
                 offs = torch.zeros(B, device=dev, dtype=torch.long)
@@ -246,6 +246,9 @@ def main(argv=None) -> int:
                 copy_gbs = 2 * nbytes / t["copy"] / 1e3
                 ratio = {k: (t[k] / t["fused"] if k in t else None) for k in ("eager", "vllm", "flashinfer", "fi+tau")}
                 summary.append((dname, B, V, gbs / copy_gbs, ratio))
+                rows.append(dict(dtype=dname, kind=args.kind, B=B, V=V, times_us={c: t.get(c) for c in cols},
+                                 gbs=gbs, copy_gbs=copy_gbs, pct_copy=100 * gbs / copy_gbs,
+                                 ratios={f"x_{k}": v for k, v in ratio.items()}))
 
                 def cell(k):
                     return f"{t[k]:12.1f}" if k in t else f"{'-':>12s}"
@@ -267,6 +270,15 @@ def main(argv=None) -> int:
             tgt = f" (target >= {target:g}x)" if target else ""
             print(f"speed-up over {k}: min {min(r):.2f}x, geometric mean {statistics.geometric_mean(r):.2f}x, "
                   f"max {max(r):.2f}x{tgt}")
+    if args.json:
+        argv_s = " ".join(sys.argv[1:] if argv is None else argv)
+        meta = dict(bench="cuda", command=f"python bench/bench_cuda.py {argv_s}".strip(), device=props.name,
+                    sms=props.multi_processor_count, l2_mb=props.L2_cache_size >> 20, torch=torch.__version__,
+                    kind=args.kind, temperature=args.temperature, flush_l2=args.flush_l2, reps=args.reps,
+                    flashinfer=fi_info, vllm=vllm_info)
+        with open(args.json, "w") as fh:
+            json.dump(dict(meta=meta, rows=rows), fh, indent=1)
+        print(f"rows written to {args.json}")
     return 0
 
 

@@ -9,8 +9,10 @@ One in-process vLLM engine (CPU build, tiny random Llama, vocab 1024). Three con
 
 For each batch size it reports the sampler's time per engine step (``forward`` timed inside the
 engine, median over steps) and the engine's wall time per decode step. Then the same three
-samplers are timed on synthetic logits of a large vocabulary (V = 151,936, Qwen2's), reusing the
-engine's real sampling metadata of the last step, so the sampling work dominates.
+samplers are timed on synthetic LLM-like logits (the tests' realistic_logits, python_tests/) of a
+large vocabulary (V = 151,936, Qwen2's), reusing the engine's real sampling metadata of the last
+step, so the sampling work dominates. The model is the tests' tiny random Llama
+(python_tests/random_llama.py).
 
 Usage:  python bench/bench_vllm_overhead.py [--batch 1 16 64] [--tokens 32] [--json out.json]
 Prints ratios; never asserts on time.
@@ -66,11 +68,13 @@ def main(argv=None) -> int:
     from vllm.inputs import TokensPrompt
 
     from ead_ext.integrations.vllm import install
-    from ead_ext.integrations.vllm.tiny_model import ensure_tiny_model
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python_tests"))
+    from random_llama import ensure_random_llama  # the tests' tiny random Llama (python_tests/)
+    from sampling_helpers import realistic_logits  # the tests' LLM-like logits
     from ead_ext.integrations.vllm.v1 import EADSampler
 
     install()
-    model = ensure_tiny_model(os.path.join(tempfile.gettempdir(), "ead_bench_tiny_llama"))
+    model = ensure_random_llama(os.path.join(tempfile.gettempdir(), "ead_bench_tiny_llama"))
     llm = LLM(model=model, dtype="float32", max_model_len=256, enforce_eager=True, seed=0,
               logprobs_mode="processed_logprobs", max_num_seqs=max(args.batch))
     runner = llm.llm_engine.model_executor.driver_worker.worker.model_runner
@@ -84,7 +88,6 @@ def main(argv=None) -> int:
     configs = {"stock": (stock_sampler, False), "ead-plain": (ead_sampler, False), "ead": (ead_sampler, True)}
     results = {"engine": {}, "synthetic": {}}
     V = args.big_vocab
-    g = torch.Generator().manual_seed(0)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, tiny Llama vocab 1024, "
           f"{args.tokens} tokens/request, logprobs=0 (processed); configs interleaved, {args.repeats} repeats")
     for B in args.batch:
@@ -99,7 +102,7 @@ def main(argv=None) -> int:
         samp = {n: [] for n in configs}
         walls = {n: [] for n in configs}
         synth = {}
-        big = torch.randn(B, V, generator=g) * 3.0
+        big = realistic_logits(B, V, seed=B)
         for rep in range(args.repeats):
             for name, (sampler, ead) in configs.items():
                 runner.sampler = sampler

@@ -27,11 +27,13 @@ NEAR_TIE_REL = 1e-5
 
 
 def realistic_logits(batch: int, vocab: int, *, seed: int, dtype: torch.dtype = torch.float32,
-                     masked_frac: float = 0.0) -> torch.Tensor:
+                     masked_frac: float = 0.0, device="cpu") -> torch.Tensor:
     """LLM-like logits: a heavy-tailed bulk (normal + Laplace, |x| up to ~30) and, per row, a few
     peaked tokens a random margin above the bulk, so rows range from flat to very peaked.
 
-    With ``masked_frac`` > 0 that fraction of entries (never a row's peaked ones) is -inf.
+    With ``masked_frac`` > 0 that fraction of entries (never a row's peaked ones) is -inf. Built
+    on the CPU (the same values on every device), then moved to ``device``. The one LLM-like
+    generator of the tests and the benchmarks (bench/ imports it).
     """
     g = torch.Generator().manual_seed(seed)
     x = 2.0 * torch.randn(batch, vocab, generator=g)
@@ -53,10 +55,17 @@ def realistic_logits(batch: int, vocab: int, *, seed: int, dtype: torch.dtype = 
             mask.scatter_(1, idx, False)
             x = x.masked_fill(mask, -math.inf)
     x = x.clamp(-30.0, 30.0) if masked_frac == 0 else torch.where(torch.isinf(x), x, x.clamp(-30.0, 30.0))
-    return x.to(dtype)
+    return x.to(dtype).to(device)
 
 
-def row_ids(batch: int, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def flat_logits(batch: int, vocab: int, *, seed: int, dtype: torch.dtype = torch.float32,
+                device="cpu") -> torch.Tensor:
+    """N(0, 1) rows: no token stands out, every entry needs its noise (the kernels' worst case)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, vocab, generator=g).to(dtype).to(device)
+
+
+def row_ids(batch: int, *, seed: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row seeds and offsets spanning the whole int64 range (high 32 bits and negatives)."""
     g = torch.Generator().manual_seed(seed)
     seeds = torch.randint(-2**63, 2**63 - 1, (batch,), generator=g, dtype=torch.int64)
@@ -64,7 +73,7 @@ def row_ids(batch: int, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     # a quarter of the rows with small, realistic values (token positions)
     seeds[: batch // 4] = torch.arange(batch // 4)
     offsets[: batch // 4] = torch.arange(batch // 4) * 7
-    return seeds, offsets
+    return seeds.to(device), offsets.to(device)
 
 
 class Out(NamedTuple):
@@ -86,6 +95,31 @@ def op(logits, **kw) -> Out:
 
 def ref(logits, **kw) -> Out:
     return call(reference.sample, logits, **kw)
+
+
+def cpu_oracle(logits, **kw) -> Out:
+    """The CPU op when compiled (the same stream as the reference), else the reference, on CPU
+    copies of the arguments: what another device's op is compared with."""
+    import ead_ext
+    fn = torch.ops.ead.sample if ead_ext.has_compiled_op("cpu") else reference.sample
+    return call(fn, logits.cpu(), **{k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in kw.items()})
+
+
+def oracle(device: str):
+    """What the op on ``device`` is compared with: the reference on the CPU, the CPU op (or the
+    reference) elsewhere."""
+    return ref if device == "cpu" else cpu_oracle
+
+
+def cuda_skip_reason() -> str:
+    """Why the CUDA variant of a test cannot run here ("" where it can)."""
+    if not torch.cuda.is_available():
+        return "no CUDA device"
+    import ead_ext
+    if not ead_ext.has_compiled_op("cuda"):
+        return ("ead_ext was built without the CUDA op (needs a CUDA build of torch and nvcc at build time; "
+                f"backend_info: {ead_ext.backend_info()})")
+    return ""
 
 
 def per_row_tau(tau, batch: int) -> torch.Tensor:
@@ -147,7 +181,7 @@ def at(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return t.gather(1, idx.cpu().reshape(-1, 1))[:, 0]
 
 
-def temperatures(batch: int, *, seed: int, greedy_frac: float = 0.1) -> torch.Tensor:
+def temperatures(batch: int, *, seed: int, greedy_frac: float = 0.1, device="cpu") -> torch.Tensor:
     """A mix of per-row temperatures in [0.05, 2.5] and some greedy (0) rows."""
     g = torch.Generator().manual_seed(seed)
     choices = torch.tensor([0.1, 0.25, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0])
@@ -155,14 +189,14 @@ def temperatures(batch: int, *, seed: int, greedy_frac: float = 0.1) -> torch.Te
                                                                                  generator=g)],
                     0.05 + 2.45 * torch.rand(batch, generator=g))
     t[torch.rand(batch, generator=g) < greedy_frac] = 0.0
-    return t.float()
+    return t.float().to(device)
 
 
 def as_np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-__all__ = ["SCHED", "DTYPES", "LOG2E", "NEAR_TIE_REL", "realistic_logits", "row_ids",
+__all__ = ["SCHED", "DTYPES", "LOG2E", "NEAR_TIE_REL", "realistic_logits", "flat_logits", "row_ids", "cpu_oracle", "oracle", "cuda_skip_reason",
            "Out", "call", "op", "ref", "per_row_tau", "scores64", "near_tie_mismatches", "exact_log_softmax", "exact_entropy", "at",
            "temperatures", "as_np", "fp32_scaling_tol"]
 

@@ -9,7 +9,7 @@ import torch
 
 import ead_ext
 from ead_ext import InvalidRowError, reference
-from sampling_helpers import SCHED, at, exact_log_softmax
+from sampling_helpers import SCHED, at, cuda_skip_reason, exact_log_softmax, op, realistic_logits, row_ids
 
 B, V = 4, 50
 
@@ -18,7 +18,15 @@ def _op(*args):
     return torch.ops.ead.sample(*args)
 
 
-IMPLS = {"op": ("cpu", _op), "reference": ("cpu", reference.sample), "fake": ("meta", _op)}
+IMPLS = {"op": ("cpu", _op), "reference": ("cpu", reference.sample), "fake": ("meta", _op),
+         "op-cuda": ("cuda", _op)}
+_CUDA_SKIP = cuda_skip_reason()
+
+
+def _impls(*names):
+    """pytest params of the named IMPLS; the CUDA op's is skipped (with the reason) without a GPU."""
+    return [pytest.param(n, marks=pytest.mark.skipif(bool(_CUDA_SKIP), reason=_CUDA_SKIP)) if n == "op-cuda" else n
+            for n in (names or IMPLS)]
 
 
 def args_for(dev, *, logits=None, temperature="default", positions=None, seeds=None, offsets=None, sched=SCHED,
@@ -36,7 +44,9 @@ def args_for(dev, *, logits=None, temperature="default", positions=None, seeds=N
 
 
 def _other(dev):
-    return "cpu" if dev == "meta" else "meta"
+    """A device other than dev's for the wrong-device cases: CPU tensors beside CUDA logits (a meta
+    tensor would send the call to the fake implementation)."""
+    return "meta" if dev == "cpu" else "cpu"
 
 
 # (id, builder(dev) -> args, message regex). Dtype names are printed the C++ way by the compiled op
@@ -119,16 +129,25 @@ SCHEDULE_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("impl", list(IMPLS))
+def _for_device(match, dev):
+    """The message regex for logits on dev: the wrong-device cases name the CUDA device when the
+    logits are there (at::Device prints as cuda:N)."""
+    if dev == "cuda":
+        match = match.replace(" is on (meta|cpu) but logits are on (cpu|meta)$", r" is on cpu but logits are on cuda:\d+$")
+    return match
+
+
+@pytest.mark.parametrize("impl", _impls())
 @pytest.mark.parametrize("case,build,match", METADATA_ERRORS, ids=[c[0] for c in METADATA_ERRORS])
 def test_metadata_error(impl, case, build, match):
     dev, fn = IMPLS[impl]
     args = build(dev)
+    match = _for_device(match, dev)
     with pytest.raises(RuntimeError, match=match):
         fn(*args)
 
 
-@pytest.mark.parametrize("impl", list(IMPLS))
+@pytest.mark.parametrize("impl", _impls())
 @pytest.mark.parametrize("case,sched,match", SCHEDULE_ERRORS, ids=[c[0] for c in SCHEDULE_ERRORS])
 def test_invalid_schedule_parameters_with_positions(impl, case, sched, match):
     dev, fn = IMPLS[impl]
@@ -136,7 +155,7 @@ def test_invalid_schedule_parameters_with_positions(impl, case, sched, match):
         fn(*args_for(dev, positions=_POS(dev), sched=sched))
 
 
-@pytest.mark.parametrize("impl", ["op", "reference"])
+@pytest.mark.parametrize("impl", _impls("op", "reference", "op-cuda"))
 def test_schedule_parameters_are_not_used_with_temperature(impl):
     """With per-row temperatures the schedule arguments are ignored (not validated)."""
     dev, fn = IMPLS[impl]
@@ -152,6 +171,8 @@ def test_metadata_error_messages_are_identical_across_implementations(case):
     build = {c[0]: c[1] for c in METADATA_ERRORS}[case]
     messages = set()
     for impl, (dev, fn) in IMPLS.items():
+        if dev == "cuda" and _CUDA_SKIP:
+            continue
         with pytest.raises(RuntimeError) as info:
             fn(*build(dev))
         messages.add(str(info.value).splitlines()[0])
@@ -160,7 +181,7 @@ def test_metadata_error_messages_are_identical_across_implementations(case):
 
 # ---------------------------------------------------------------- empty and extreme shapes
 
-@pytest.mark.parametrize("impl", list(IMPLS))
+@pytest.mark.parametrize("impl", _impls())
 @pytest.mark.parametrize("with_optional", [True, False])
 def test_empty_batch_returns_empty_outputs(impl, with_optional):
     dev, fn = IMPLS[impl]
@@ -352,3 +373,40 @@ def test_single_entry_vocabulary_minus_inf_is_flagged(impl):
     tokens, lp, _, _ = fn(torch.tensor([[-math.inf], [1.0]]), torch.ones(2), None, torch.arange(2), torch.arange(2),
                           *SCHED, False, False)
     assert tokens.tolist() == [-1, 0] and math.isnan(lp[0]) and lp[1] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("V", [1000, 151936])
+def test_data_errors_flag_the_row_and_spare_the_others(device, dtype, V):
+    """NaN / +inf / all -inf logits, x / tau overflow, bad temperatures and positions in one
+    batch, on each device: token -1 and NaN statistics for that row (no exception inside the op,
+    no sync on a GPU); valid rows in the same batch are unaffected; ead_ext.sample (validate)
+    names the rows."""
+    B = 10
+    x = realistic_logits(B, V, seed=620)
+    x[0, V // 2] = math.nan
+    x[1, V - 1] = math.inf
+    x[2] = -math.inf
+    x[3, 7] = 3e38 if dtype == torch.float32 else 6e4
+    tau = torch.ones(B)
+    tau[3] = 1e-3 if dtype == torch.float32 else 1e-36  # x / tau overflows fp32
+    tau[4], tau[5], tau[6] = -1.0, math.nan, math.inf
+    x = x.to(dtype).to(device)
+    tau = tau.to(device)
+    seeds, offsets = row_ids(B, seed=621, device=device)
+    tok, lp, tgt, ent = op(x, temperature=tau, seeds=seeds, offsets=offsets)
+    bad = list(range(7))
+    assert tok[bad].cpu().tolist() == [-1] * 7
+    for t in (lp, tgt, ent):
+        assert torch.isnan(t[bad]).all()
+    ok = list(range(7, B))
+    alone = op(x[ok], temperature=tau[ok], seeds=seeds[ok], offsets=offsets[ok])
+    assert torch.equal(tok[ok], alone[0]) and torch.equal(lp[ok], alone[1])
+    assert (alone[0] >= 0).all()
+    with pytest.raises(InvalidRowError) as err:
+        ead_ext.sample(x, temperature=tau, seeds=seeds, offsets=offsets)
+    assert err.value.rows == bad
+    # positions: a negative position is flagged, the others sampled
+    pos = torch.tensor([5, -1, 200], device=device)
+    tok, *_ = op(x[7:10], positions=pos, seeds=seeds[7:10], offsets=offsets[7:10])
+    assert tok[1] == -1 and tok[0] >= 0 and tok[2] >= 0

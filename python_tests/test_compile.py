@@ -1,4 +1,4 @@
-"""torch.compile on the CPU: the op inside a compiled function (fullgraph, which runs the fake
+"""torch.compile (on the CPU, and per device where a test takes the `device` fixture): the op inside a compiled function (fullgraph, which runs the fake
 implementation for shapes) gives the eager outputs; ead_ext.sample under torch.compile."""
 import warnings
 
@@ -71,3 +71,20 @@ def test_api_compiled_with_graph_breaks_equals_eager_and_still_validates():
         x[2, 5] = float("nan")
         with pytest.raises(ead_ext.InvalidRowError, match=r"row 2: logits contain NaN"):
             compiled(x, *args[1:])
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_op_fullgraph_default_backend_equals_eager_per_device(device, dynamic):
+    """The op inside a fullgraph-compiled function on each device, static and dynamic shapes,
+    including a row long enough to be split across CUDA blocks."""
+    def fn(x, t, s, o):
+        tok, lp, tgt, ent = torch.ops.ead.sample(x, t, None, s, o, *SCHED, True, True)
+        return tok, lp * 2.0, tgt, ent
+
+    compiled = torch.compile(fn, fullgraph=True, dynamic=dynamic)
+    for B, V in [(8, 1000), (5, 151936)]:
+        x = realistic_logits(B, V, seed=720 + B, dtype=torch.bfloat16, device=device)
+        seeds, offsets = row_ids(B, seed=721, device=device)
+        tau = temperatures(B, seed=722, device=device)
+        for g, w in zip(compiled(x, tau, seeds, offsets), fn(x, tau, seeds, offsets)):
+            assert torch.equal(g, w)

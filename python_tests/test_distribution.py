@@ -17,7 +17,7 @@ import pytest
 import torch
 from scipy import stats
 
-from sampling_helpers import op
+from sampling_helpers import DTYPES, flat_logits, op, row_ids
 
 P_THRESHOLD = 1e-4
 MIN_EXPECTED = 10  # every pooled bin expects >= 10 draws (the usual rule asks for >= 5)
@@ -158,3 +158,33 @@ def test_masked_entries_are_never_drawn_per_row_logits():
     assert (out.tokens >= 0).all()
     assert not mask[torch.arange(B), out.tokens].any()
     assert torch.isfinite(out.logprobs).all() and torch.isfinite(out.entropy).all()
+
+
+# ------------------------------------------------------------------------- per device (`device`)
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_masked_entries_are_never_drawn_flat_rows(device, dtype):
+    B, V = 256, 40000
+    x = flat_logits(B, V, seed=510, dtype=dtype, device=device)
+    allowed = torch.zeros(V, dtype=torch.bool)
+    allowed[torch.randperm(V, generator=torch.Generator().manual_seed(511))[:7]] = True
+    x[:, ~allowed.to(device)] = -math.inf
+    seeds, offsets = row_ids(B, seed=512, device=device)
+    tok, lp, _, ent = op(x, temperature=torch.full((B,), 1.5, device=device), seeds=seeds, offsets=offsets)
+    assert allowed[tok.cpu()].all()
+    assert torch.isfinite(lp).all() and torch.isfinite(ent).all()
+
+
+def test_distribution_of_one_broadcast_row_matches_softmax(device):
+    """20,000 draws of one small row (a stride-0 batch, distinct offsets): frequencies vs
+    softmax(x / tau)."""
+    n, tau = 20000, 0.7
+    x = torch.tensor([[2.0, 1.0, 0.5, 0.0, -1.0, -2.0, 3.0, -math.inf]], device=device).expand(n, 8)
+    tok, *_ = op(x, temperature=torch.full((n,), tau, device=device), seeds=torch.full((n,), 99, device=device),
+                 offsets=torch.arange(n, device=device))
+    p = torch.softmax(x[0].double().cpu() / tau, dim=0)
+    counts = torch.bincount(tok.cpu(), minlength=8).double()
+    assert counts[7] == 0
+    expected = n * p[:7]
+    chi2 = float(((counts[:7] - expected) ** 2 / expected).sum())
+    assert chi2 < 30.0, (chi2, counts.tolist(), expected.tolist())  # 6 dof: p(chi2 > 30) ~ 4e-5

@@ -86,3 +86,21 @@ def test_greedy_through_the_api_with_temperature_zero():
     out = ead_ext.sample(x, temperature=0.0, seeds=1, offsets=2, return_target_logprobs=True)
     assert torch.equal(out.tokens, torch.argmax(x, dim=1))
     assert torch.equal(out.logprobs, out.target_logprobs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_greedy_rows_take_the_first_maximum_across_blocks(device, dtype):
+    """A tie in another block / chunk of a long row: the lower index wins; a row whose only
+    finite entry is its last one."""
+    B, V = 8, 70000
+    x = realistic_logits(B, V, seed=520, dtype=dtype, device=device)
+    x[:, 5] = 50.0
+    x[:, 60001] = 50.0
+    x[3] = -math.inf
+    x[3, 69999] = 1.0
+    seeds, offsets = row_ids(B, seed=521, device=device)
+    tok, lp, tgt, _ = op(x, temperature=torch.zeros(B, device=device), seeds=seeds, offsets=offsets)
+    want = [5] * B
+    want[3] = 69999
+    assert tok.cpu().tolist() == want
+    assert torch.equal(lp, tgt)

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from sampling_helpers import (DTYPES, fp32_scaling_tol, near_tie_mismatches, op, realistic_logits, row_ids,
+from sampling_helpers import (DTYPES, fp32_scaling_tol, near_tie_mismatches, op, oracle, realistic_logits, row_ids,
                               temperatures)
 
 V_MULTI_CHUNK = 3 * 4096 + 1001  # four CPU chunks, the last one partial
@@ -132,3 +132,62 @@ def test_cpu_capability_kernels_draw_the_same_tokens(cap):
     for name, mine in [("logprobs", here.logprobs), ("target", here.target), ("entropy", here.entropy)]:
         other = torch.tensor(child[name], dtype=torch.float64)
         assert ((mine[same].double() - other[same]).abs() <= tol).all(), name
+
+
+# ------------------------------------------------------------------------- per device (`device`)
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("V", [1000, 32000, 151936])
+def test_outputs_are_bitwise_batch_invariant(device, dtype, V):
+    """A row's outputs do not depend on the batch (size, order, neighbours): the per-row
+    reduction tree depends on V and the dtype only."""
+    B = 40
+    x = realistic_logits(B, V, seed=400, dtype=dtype, device=device)
+    seeds, offsets = row_ids(B, seed=401, device=device)
+    tau = temperatures(B, seed=402, device=device)
+    full = op(x, temperature=tau, seeds=seeds, offsets=offsets)
+    perm = torch.randperm(B, generator=torch.Generator().manual_seed(403)).to(device)
+    shuffled = op(x[perm], temperature=tau[perm], seeds=seeds[perm], offsets=offsets[perm])
+    inv = torch.argsort(perm)
+    for f, s in zip(full, shuffled):
+        assert torch.equal(f, s[inv])
+    for r in (0, 17, B - 1):
+        single = op(x[r:r + 1], temperature=tau[r:r + 1], seeds=seeds[r:r + 1], offsets=offsets[r:r + 1])
+        for f, s in zip(full, single):
+            assert torch.equal(f[r:r + 1], s)
+    big = 600 if V <= 32000 else 130  # a batch with many more CUDA blocks than SMs
+    xb = torch.cat([x, realistic_logits(big - B, V, seed=404, dtype=dtype, device=device)])
+    sb, ob = row_ids(big, seed=405, device=device)
+    sb[:B], ob[:B] = seeds, offsets
+    tb = torch.cat([tau, temperatures(big - B, seed=406, device=device)])
+    in_big = op(xb, temperature=tb, seeds=sb, offsets=ob)
+    for f, s in zip(full, in_big):
+        assert torch.equal(f, s[:B])
+    again = op(x, temperature=tau, seeds=seeds, offsets=offsets)  # run-to-run determinism
+    for f, s in zip(full, again):
+        assert torch.equal(f, s)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_unaligned_padded_and_broadcast_rows(device, dtype):
+    """Rows that do not start on 16 bytes (storage offset, odd row stride), padded rows
+    (stride > V) and stride-0 rows (expand) sample like contiguous copies, and like the oracle
+    up to one float near-tie."""
+    B, V = 12, 20011
+    wide = realistic_logits(B, V + 9, seed=500, dtype=dtype, device=device)
+    seeds, offsets = row_ids(B, seed=501, device=device)
+    tau = temperatures(B, seed=502, device=device)
+    views = {
+        "offset-1": wide[:, 1:V + 1],
+        "padded": wide[:, :V],
+        "odd-stride": wide.reshape(-1)[: B * (V + 3)].reshape(B, V + 3)[:, 3:],
+        "broadcast": wide[:1, :V].expand(B, V),
+    }
+    for name, view in views.items():
+        assert view.stride(1) == 1
+        got = op(view, temperature=tau, seeds=seeds, offsets=offsets)
+        want = op(view.contiguous(), temperature=tau, seeds=seeds, offsets=offsets)
+        for g, w in zip(got, want):
+            assert torch.equal(g, w), name
+        ref = oracle(device)(view, temperature=tau, seeds=seeds, offsets=offsets)
+        assert len(near_tie_mismatches(view, tau, seeds, offsets, got[0], ref[0])) <= 1, name

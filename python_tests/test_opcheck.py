@@ -1,4 +1,4 @@
-"""torch.library.opcheck of ead::sample on the CPU: schema, autograd registration, the fake
+"""torch.library.opcheck of ead::sample on each device (the `device` fixture): schema, autograd registration, the fake
 implementation against the real one, and AOT dispatch, for each logits dtype, temperature and
 positions inputs, with and without the optional outputs."""
 import pytest
@@ -7,27 +7,32 @@ import torch
 from sampling_helpers import DTYPES, SCHED, realistic_logits, row_ids, temperatures
 
 
-def _args(dtype, mode, optional, B=6, V=300):
-    x = realistic_logits(B, V, seed=3, dtype=dtype)
-    seeds, offsets = row_ids(B, seed=4)
+def _args(dtype, mode, optional, B=6, V=300, device="cpu"):
+    x = realistic_logits(B, V, seed=3, dtype=dtype, device=device)
+    seeds, offsets = row_ids(B, seed=4, device=device)
     if mode == "temperature":
-        t, pos = temperatures(B, seed=5, greedy_frac=0.3), None
+        t, pos = temperatures(B, seed=5, greedy_frac=0.3, device=device), None
     else:
-        t, pos = None, torch.tensor([0, 5, 10, 91, 371, 2000])[:B]
+        t, pos = None, torch.tensor([0, 5, 10, 91, 371, 2000])[:B].to(device)
     return (x, t, pos, seeds, offsets, *SCHED, optional, optional)
 
 
 @pytest.mark.parametrize("optional", [True, False], ids=["with-optional-outputs", "without-optional-outputs"])
 @pytest.mark.parametrize("mode", ["temperature", "positions"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_opcheck(dtype, mode, optional):
-    torch.library.opcheck(torch.ops.ead.sample.default, _args(dtype, mode, optional))
+def test_opcheck(device, dtype, mode, optional):
+    torch.library.opcheck(torch.ops.ead.sample.default, _args(dtype, mode, optional, device=device))
 
 
-def test_opcheck_empty_batch_and_single_entry_vocab():
-    for B, V in [(0, 17), (3, 1)]:
-        x = torch.zeros(B, V)
-        args = (x, torch.ones(B), None, torch.arange(B), torch.arange(B), *SCHED, True, True)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_opcheck_empty_batch_single_entry_vocab_and_split_rows(device, dtype):
+    """B = 0, V = 1, and rows long enough to be split across CUDA blocks (workspace + last-block
+    merge) or CPU chunks."""
+    for B, V in [(0, 17), (3, 1), (3, 151936)]:
+        x = realistic_logits(B, V, seed=6, dtype=dtype, device=device) if B else \
+            torch.zeros(B, V, dtype=dtype, device=device)
+        seeds, offsets = row_ids(B, seed=7, device=device)
+        args = (x, torch.ones(B, device=device), None, seeds, offsets, *SCHED, True, True)
         torch.library.opcheck(torch.ops.ead.sample.default, args)
 
 

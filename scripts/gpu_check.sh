@@ -2,9 +2,12 @@
 # Everything that needs a GPU, in one command (the checks CI cannot run):
 #   build    ead_ext._C in place with the CUDA op (EAD_BUILD_CUDA=1), for this GPU's arch
 #   selftest the torch-free standalone launcher's self-test on the GPU (CMake build)
-#   tests    python_tests/test_cuda.py (CPU == CUDA tokens, stats vs float64, graphs, compile...)
+#   tests    the [cuda] variants of the op tests (the `device` fixture: tokens vs the CPU op, stats
+#            vs float64, dtypes, invariance, bad input, opcheck, compile) and python_tests/test_cuda.py
+#            (graphs, streams, no host sync, cross-device)
 #   sanitize scripts/cuda_sanitizer_check.sh (memcheck, racecheck, synccheck, initcheck)
-#   bench    bench/bench_cuda.py, with the logits in L2 and with the L2 flushed
+#   bench    bench/bench_cuda.py, with the logits in L2 and with the L2 flushed; rows as JSON in
+#            $LOGDIR/bench_cuda_*.json (python bench/tables.py FILE prints docs/BENCHMARKS.md's tables)
 #   ncu      Nsight Compute on the op's kernel for a few shapes (DRAM throughput, SM busy)
 # Steps run in this order; name some to run only those (default: all). Each step's log goes
 # to $LOGDIR (default ./gpu-logs, or $OUT where set); a summary table is printed last. Exits
@@ -69,15 +72,22 @@ step_selftest() {
     /tmp/ead-selftest/ead_cuda_standalone_check
 }
 
+OP_TESTS=(python_tests/test_cuda.py python_tests/test_op_vs_reference.py python_tests/test_distribution.py
+          python_tests/test_bad_input.py python_tests/test_greedy.py python_tests/test_invariance.py
+          python_tests/test_opcheck.py python_tests/test_compile.py)
+
 step_tests() {
-  "$PY" -m pytest -q -p no:cacheprovider python_tests/test_cuda.py -rs --durations=10 \
+  # -k cuda: test_cuda.py and every test whose id names the CUDA device ([cuda-...], op-cuda)
+  "$PY" -m pytest -q -p no:cacheprovider "${OP_TESTS[@]}" -k cuda -rs --durations=10 \
     --junitxml="$LOGDIR/test_cuda.xml"
 }
 
 step_bench() {
-  "$PY" bench/bench_cuda.py && echo && echo "---- L2 flushed" && "$PY" bench/bench_cuda.py --flush-l2 &&
+  "$PY" bench/bench_cuda.py --json "$LOGDIR/bench_cuda_warm.json" && echo && echo "---- L2 flushed" &&
+    "$PY" bench/bench_cuda.py --flush-l2 --json "$LOGDIR/bench_cuda_flushed.json" &&
     echo && echo "---- flat N(0,1) logits (noise needed nearly everywhere: the worst case)" &&
-    "$PY" bench/bench_cuda.py --kind flat --vocabs 151936
+    "$PY" bench/bench_cuda.py --kind flat --vocabs 151936 --json "$LOGDIR/bench_cuda_flat.json" && echo &&
+    "$PY" bench/tables.py "$LOGDIR"/bench_cuda_flushed.json "$LOGDIR"/bench_cuda_warm.json "$LOGDIR"/bench_cuda_flat.json
 }
 
 step_ncu() {
