@@ -1,12 +1,13 @@
-"""A tiny Llama model with random weights and a locally trained BPE tokenizer, for the vLLM tests.
+"""A tiny Llama model with random weights and a locally trained BPE tokenizer, for the vLLM tests
+(test-only: the trained models ``ead-ext`` ships are ead_ext/assets/tiny_*, made by ead_ext.tiny_model).
 
-Everything is made on the spot (no hub access): ``make_tiny_model(path)`` writes a directory that
+Everything is made on the spot (no hub access): ``make_random_llama(path)`` writes a directory that
 ``vllm.LLM(model=path)`` and ``transformers.AutoModelForCausalLM.from_pretrained(path)`` both load.
 The weights are drawn with ``initializer_range`` 0.25 (not the default 0.02, which gives
 near-uniform logits where temperature changes nothing) so the next-token distributions are peaked
 and the EAD schedule visibly changes what is drawn.
 
-Used by the vLLM tests (python_tests/vllm_tiny_model.py), bench/bench_vllm_overhead.py and ``ead-ext generate``.
+Used by the vLLM tests and bench/bench_vllm_overhead.py.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["make_tiny_model", "TINY_CORPUS", "ensure_tiny_model"]
+__all__ = ["make_random_llama", "TINY_CORPUS", "ensure_random_llama"]
 
 # The CPU attention of vLLM supports head sizes 32, 64, 80, ...: hidden 64 with 2 heads.
 _CONFIG = dict(
@@ -44,7 +45,7 @@ TINY_CORPUS = [
 ]
 
 
-def make_tiny_model(path: str | os.PathLike, seed: int = 0) -> str:
+def make_random_llama(path: str | os.PathLike, seed: int = 0) -> str:
     """Writes the tiny model and tokenizer to ``path`` (created) and returns it as a string."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -71,9 +72,9 @@ def make_tiny_model(path: str | os.PathLike, seed: int = 0) -> str:
     return str(path)
 
 
-def ensure_tiny_model(path: str | os.PathLike, seed: int = 0) -> str:
-    """``make_tiny_model`` unless ``path`` already holds one."""
+def ensure_random_llama(path: str | os.PathLike, seed: int = 0) -> str:
+    """``make_random_llama`` unless ``path`` already holds one."""
     p = Path(path)
     if (p / "config.json").exists() and (p / "tokenizer.json").exists() and any(p.glob("*.safetensors")):
         return str(p)
-    return make_tiny_model(p, seed)
+    return make_random_llama(p, seed)

@@ -29,7 +29,7 @@ import torch
 
 from ead_ext.integrations import vllm as ead_vllm
 from ead_ext.integrations.vllm.params import parse_ead_args
-from vllm_tiny_model import make_tiny_model
+from random_llama import make_random_llama
 
 # A fast-decaying schedule so that tau_t changes a lot within 32 tokens:
 # tau = 1 for t < 3, then max(2.5 - exp(t / 20), 0.3): 1.34 at t=3, 0.85 at t=10, 0.3 from t=17.
@@ -76,7 +76,7 @@ def _run(llm, requests):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    return make_tiny_model(tmp_path_factory.mktemp("tiny_llama"))
+    return make_random_llama(tmp_path_factory.mktemp("tiny_llama"))
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ import requests
 import torch
 
 from ead_ext.integrations.vllm.params import parse_ead_args
-from vllm_tiny_model import make_tiny_model
+from random_llama import make_random_llama
 
 SCHED = {"tau_max": 1.5, "tau_min": 0.3, "d0": 1.0, "growth": 0.0, "cutoff": 3, "token_scale": 20.0}
 PROMPT = [5, 17, 99, 230, 41]
@@ -56,7 +56,7 @@ if __name__ == "__main__":
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    model = make_tiny_model(tmp_path_factory.mktemp("tiny_llama_serve"))
+    model = make_random_llama(tmp_path_factory.mktemp("tiny_llama_serve"))
     port = free_port()
     env = dict(os.environ, VLLM_ENABLE_V1_MULTIPROCESSING="1")
     env.pop("EAD_VLLM_DISABLE", None)

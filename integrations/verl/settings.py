@@ -29,6 +29,8 @@ from typing import Any, Mapping, Optional
 
 from ead_ext.schedule import Schedule
 
+from ..vllm.params import EAD_KEY
+
 __all__ = [
     "EADConfigError",
     "EADSettings",
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 #: key of the EAD entry in ``SamplingParams.extra_args`` (the vLLM shim's interface).
-EAD_EXTRA_ARGS_KEY = "ead"
+EAD_EXTRA_ARGS_KEY = EAD_KEY
 #: key of the global training step inside ``extra_args["ead"]``.
 EAD_STEP_KEY = "step"
 

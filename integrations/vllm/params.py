@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional
 
 from ead_ext.schedule import PRESETS, Schedule
@@ -45,7 +45,7 @@ __all__ = ["EAD_KEY", "EADParams", "EADParamsError", "parse_ead_args", "ALLOWED_
 
 #: key of the EAD entry in ``SamplingParams.extra_args``
 EAD_KEY = "ead"
-_SCHEDULE_KEYS = ("tau_max", "tau_min", "d0", "growth", "cap", "cutoff", "token_scale")
+_SCHEDULE_KEYS = tuple(f.name for f in fields(Schedule))
 _FLAT_PREFIX = EAD_KEY + "."
 ALLOWED_KEYS = ("preset",) + _SCHEDULE_KEYS + ("step", "decay")
 

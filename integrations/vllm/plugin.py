@@ -103,6 +103,13 @@ def swap_sampler(sampler_module, runner_module_name: str, sampler_cls) -> None:
 
 
 def _add_plugin_logitsproc(cls) -> None:
+    """Why the private loader is wrapped, not the ``vllm.logits_processors`` entry-point group used:
+    vLLM loads that group whenever the package is installed, with no off switch and no version
+    check, and a processor only admits and tracks rows; the sampling is done by the swapped
+    ``Sampler``. Registered there, the processor would accept EAD requests in a process where the
+    sampler is not installed (``EAD_VLLM_DISABLE=1``, an unsupported vLLM) and they would run at
+    temperature 1.0 without an error. Added here, processor and sampler go in together or not at
+    all, and :func:`install` works without package metadata (a source checkout, a notebook)."""
     import vllm.v1.sample.logits_processor as lp_mod
 
     add_to_plugin_loader(lp_mod, "_load_logitsprocs_plugins", "cached_load_custom_logitsprocs", cls)

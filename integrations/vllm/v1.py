@@ -209,15 +209,11 @@ class EADSampler(Sampler):
                 "behaviour policy). For truncated importance sampling start vLLM with "
                 "logprobs_mode='processed_logprobs' (--logprobs-mode processed_logprobs).")
 
-        # The EAD temperature, written where vLLM's own code will read it.
-        temperature = sampling_metadata.temperature
-        if temperature is None:  # cannot happen with EAD rows (their temperature is 1.0), but be safe
-            temperature = torch.ones(B, dtype=torch.float32, device=device)
-        else:
-            temperature = temperature.clone()
+        # The EAD temperature, written where vLLM's own code will read it. EAD rows carry temperature
+        # 1.0 (others are refused), so the batch is not all-greedy and vLLM has a temperature tensor.
+        temperature = sampling_metadata.temperature.clone()
         temperature.index_copy_(0, c.idx_dev, tau)
-        md = dataclasses.replace(sampling_metadata, temperature=temperature,
-                                 all_greedy=False if c.idx else sampling_metadata.all_greedy)
+        md = dataclasses.replace(sampling_metadata, temperature=temperature)
 
         fast = (not predict_bonus_token
                 and not sampling_metadata.logprob_token_ids
