@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Packaging check, as a user installs: a fresh venv with only torch, then a plain
-# `pip install .` (pip's build isolation on); the compiled op must load and run.
+# `pip install .` (pip's build isolation on); the compiled op must load and run, the wheel must hold
+# its data files, and the test suite (its fast part; the stacks this venv lacks skip) must pass
+# against the installed, non-editable package when run from the repo root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -37,3 +39,6 @@ assert [ep.value for ep in entry_points(group="verl.plugins")] == ["ead_ext.inte
 assert [ep.value for ep in entry_points(group="vllm.general_plugins")] == ["ead_ext.integrations.vllm.plugin:register"]
 print("packaging check: pip install . gives a working compiled op:", info)
 PY
+cd - >/dev/null
+"$tmp/venv/bin/pip" install -q -c requirements/constraints.txt -r requirements/test.txt
+"$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider -m "not slow" python_tests  2>&1 | tail -30
