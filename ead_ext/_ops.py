@@ -131,6 +131,17 @@ def _explain_rows(logits, temperature, positions, tau) -> tuple:
     return rows, reasons
 
 
+# The schedule arguments of the op when per-row temperatures are given (it reads none of them).
+_UNUSED_SCHEDULE = (1.0, 1.0, 1.0, 0, 1.0)
+
+
+def sample_at_temperatures(logits, tau, seeds, offsets, want_target=False, want_entropy=False):
+    """The op at given per-row temperatures, compiled where it exists for the device, else the
+    reference; no argument conversion and no host sync. The vLLM shims' entry point (flagged rows
+    come back as token -1, as from ``torch.ops.ead.sample``)."""
+    return _run(logits, tau, None, seeds, offsets, _UNUSED_SCHEDULE, want_target, want_entropy)
+
+
 def _run(logits, temperature, positions, seeds, offsets, sched_args, want_target, want_entropy):
     device_type = logits.device.type
     if device_type in _OP_DEVICES:
@@ -206,7 +217,7 @@ def sample(
     tokens, logprobs, target, entropy = _run(logits, temp_t, pos_t, seeds_t, offsets_t, sched_args,
                                              return_target_logprobs, return_entropy)
     if validate and tokens.numel() and int(tokens.min()) < 0:
-        tau = reference.row_temperatures(temp_t, pos_t, *sched_args)
+        tau = reference.op_temperatures(temp_t, pos_t, *sched_args)
         bad = (tokens < 0).nonzero()[:, 0].tolist()
         rows, reasons = _explain_rows(logits[bad], None if temp_t is None else temp_t[bad],
                                       None if pos_t is None else pos_t[bad], tau[bad])

@@ -19,7 +19,7 @@ import torch
 from ._checks import check_sample_inputs
 from .schedule import schedule_temperature
 
-__all__ = ["philox4x32_10", "noise_from_words", "gumbel_noise", "row_temperatures", "sample"]
+__all__ = ["philox4x32_10", "noise_from_words", "gumbel_noise", "op_temperatures", "sample"]
 
 LOG2E = 1.4426950408889634
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
@@ -77,9 +77,9 @@ def gumbel_noise(seeds: torch.Tensor, offsets: torch.Tensor, vocab: int) -> torc
     return noise_from_words(_philox_words(seeds_np, offsets_np, vocab))
 
 
-def row_temperatures(temperature: Optional[torch.Tensor], positions: Optional[torch.Tensor], tau_max: float,
-                     tau_min: float, decay: float, cutoff: int, token_scale: float) -> torch.Tensor:
-    """Per-row float32 temperature: given, or from position + schedule (as schedule.h)."""
+def op_temperatures(temperature: Optional[torch.Tensor], positions: Optional[torch.Tensor], tau_max: float,
+                    tau_min: float, decay: float, cutoff: int, token_scale: float) -> torch.Tensor:
+    """The op's per-row float32 temperature: the ``temperature`` argument, or from position + schedule."""
     if temperature is not None:
         return temperature.detach().to(torch.float32).cpu()
     t = positions.detach().cpu()
@@ -99,7 +99,7 @@ def sample(logits: torch.Tensor, temperature: Optional[torch.Tensor], positions:
     device = logits.device
     B, V = logits.shape
     x = logits.detach().to(torch.float32).cpu()
-    tau = row_temperatures(temperature, positions, tau_max, tau_min, decay, cutoff, token_scale)
+    tau = op_temperatures(temperature, positions, tau_max, tau_min, decay, cutoff, token_scale)
 
     bad = ~((tau >= 0) & torch.isfinite(tau))
     if positions is not None:

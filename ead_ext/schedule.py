@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import torch
 
-__all__ = ["Schedule", "PRESETS"]
+__all__ = ["Schedule", "PRESETS", "schedule_temperature"]
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,17 @@ class Schedule:
         return schedule_temperature(t, self.tau_max, self.tau_min, self.at_step(step), self.cutoff, self.token_scale)
 
 
-def schedule_temperature(t: torch.Tensor, tau_max: float, tau_min: float, decay: float, cutoff: int,
-                         token_scale: float) -> torch.Tensor:
-    """tau(t) with an explicit decay, in float64 then rounded once to float32 (as schedule.h)."""
+def schedule_temperature(t: torch.Tensor, tau_max, tau_min, decay, cutoff, token_scale) -> torch.Tensor:
+    """tau(t) with an explicit decay, in float64 then rounded once to float32 (as schedule.h).
+
+    The one implementation of the formula in Python: :meth:`Schedule.temperature`, the reference
+    op and both vLLM shims call it. Each parameter is a number or a tensor that broadcasts against
+    ``t`` (per-row schedules: float64 for the real-valued ones), on ``t``'s device; no host sync.
+    """
     td = t.to(torch.float64)
     tau = (1.0 + tau_max) - torch.exp(td / (token_scale * decay))
-    tau = torch.clamp_min(tau, tau_min)
-    tau = torch.where(t < cutoff, torch.ones_like(tau), tau)
+    tau = torch.clamp(tau, min=tau_min)
+    tau = torch.where(td < cutoff, torch.ones_like(tau), tau)
     return tau.to(torch.float32)
 
 

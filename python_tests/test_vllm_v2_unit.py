@@ -36,7 +36,7 @@ def test_state_and_row_temperatures_match_schedule():
     p.apply_staged_writes()
     slots = torch.tensor([2, 5, 1, 2, 5])
     t = torch.tensor([0, 7, 4, 30, 250])
-    got = v2.row_temperatures(p.table, slots, t)
+    got = v2.slot_temperatures(p.table, slots, t)
     ea, eb = parse_ead_args({"ead": a}), parse_ead_args({"ead": b})
     want = torch.stack([ea.temperature(torch.tensor(0)), eb.temperature(torch.tensor(7)), torch.tensor(1.0),
                         ea.temperature(torch.tensor(30)), eb.temperature(torch.tensor(250))])
@@ -45,7 +45,7 @@ def test_state_and_row_temperatures_match_schedule():
     # a slot reused by a plain request is neutralised
     p.add_request(2, SamplingParams())
     p.apply_staged_writes()
-    assert float(v2.row_temperatures(p.table, torch.tensor([2]), torch.tensor([30]))) == 1.0
+    assert float(v2.slot_temperatures(p.table, torch.tensor([2]), torch.tensor([30]))) == 1.0
     assert not p.is_ead_np[2]
 
 

@@ -36,8 +36,7 @@ from vllm.v1.sample.ops.logprobs import batched_count_greater_than
 from vllm.v1.sample.sampler import Sampler
 
 import ead_ext  # noqa: F401  (loads torch.ops.ead)
-from ead_ext._ops import has_compiled_op
-from ead_ext import reference
+from ead_ext._ops import sample_at_temperatures
 from ead_ext.schedule import schedule_temperature
 
 from .params import EAD_KEY, EADParams, EADParamsError, parse_ead_args
@@ -113,7 +112,7 @@ class _BatchCache:
     """Per-batch-layout tensors (rebuilt when the EAD rows or the batch size change)."""
 
     __slots__ = ("key", "idx", "idx_dev", "all_ead", "fused_mask", "fused_idx_dev", "all_fused", "rows",
-                 "tau_max", "tau_min", "decay", "cutoff", "token_scale", "seeds", "uniform")
+                 "tau_max", "tau_min", "decay", "cutoff", "token_scale", "seeds")
 
 
 class EADSampler(Sampler):
@@ -163,24 +162,13 @@ class EADSampler(Sampler):
         c.cutoff = torch.tensor([e.schedule.cutoff for e in sched], dtype=torch.int64)
         c.token_scale = torch.tensor([e.schedule.token_scale for e in sched], dtype=torch.float64)
         c.seeds = torch.tensor([r.seed for r in rows], dtype=torch.int64).to(device, non_blocking=True)
-        first = sched[0] if sched else None
-        c.uniform = first is not None and all(
-            e.schedule == first.schedule and e.decay == first.decay for e in sched)
         self._batch = c
         return c
 
     @staticmethod
     def _row_temperatures(c: _BatchCache, positions: torch.Tensor) -> torch.Tensor:
         """tau_t for the EAD rows (host, float64 then float32 once: bit-equal to Schedule.temperature)."""
-        if c.uniform:
-            s = c.rows[0].ead
-            return schedule_temperature(positions, s.schedule.tau_max, s.schedule.tau_min, s.decay,
-                                        s.schedule.cutoff, s.schedule.token_scale)
-        td = positions.to(torch.float64)
-        tau = (1.0 + c.tau_max) - torch.exp(td / (c.token_scale * c.decay))
-        tau = torch.maximum(tau, c.tau_min)
-        tau = torch.where(positions < c.cutoff, torch.ones_like(tau), tau)
-        return tau.to(torch.float32)
+        return schedule_temperature(positions, c.tau_max, c.tau_min, c.decay, c.cutoff, c.token_scale)
 
     # -- sampling ------------------------------------------------------------------------------
     def forward(self, logits, sampling_metadata, predict_bonus_token: bool = False,
@@ -263,12 +251,7 @@ class EADSampler(Sampler):
                              logprobs_tensors=logprobs_tensors)
 
     def _fused(self, logits, tau, seeds, offsets):
-        if has_compiled_op(logits.device.type):
-            tokens, lp, _, _ = torch.ops.ead.sample(logits, tau, None, seeds, offsets, 1.0, 1.0, 1.0, 0, 1.0,
-                                                    False, False)
-        else:
-            tokens, lp, _, _ = reference.sample(logits, tau, None, seeds, offsets, 1.0, 1.0, 1.0, 0, 1.0,
-                                                False, False)
+        tokens, lp, _, _ = sample_at_temperatures(logits, tau, seeds, offsets)
         # Rows the op flags (NaN / +inf logits, no finite logit) come back as -1: they become token 0
         # with a NaN log-prob (visible to the caller), never an out-of-range id in the engine.
         bad = tokens < 0

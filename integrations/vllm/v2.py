@@ -38,12 +38,12 @@ from vllm.v1.worker.gpu.sample.logits_processor.interface import LogitsProcessor
 from vllm.v1.worker.gpu.sample.sampler import Sampler as V2Sampler
 
 import ead_ext  # noqa: F401  (loads torch.ops.ead)
-from ead_ext import reference
-from ead_ext._ops import has_compiled_op
+from ead_ext._ops import sample_at_temperatures
+from ead_ext.schedule import schedule_temperature
 
 from .v1 import validate_sampling_params
 
-__all__ = ["EADLogitsProcessorV2", "EADSamplerV2", "install", "row_temperatures"]
+__all__ = ["EADLogitsProcessorV2", "EADSamplerV2", "install", "slot_temperatures"]
 
 logger = logging.getLogger("ead_ext.integrations.vllm")
 
@@ -51,7 +51,7 @@ logger = logging.getLogger("ead_ext.integrations.vllm")
 _TAU_MAX, _TAU_MIN, _DECAY, _CUTOFF, _SCALE, _IS_EAD = range(6)
 
 
-def row_temperatures(table: torch.Tensor, slots: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def slot_temperatures(table: torch.Tensor, slots: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """tau_t per logits row (float32; 1.0 for non-EAD rows), on the table's device, no host sync.
 
     ``table`` [max_num_reqs, 6] float64 (tau_max, tau_min, decay, cutoff, token_scale, is_ead),
@@ -59,12 +59,9 @@ def row_temperatures(table: torch.Tensor, slots: torch.Tensor, t: torch.Tensor) 
     Same float64 formula, rounded once to float32, as ``ead_ext.Schedule.temperature``.
     """
     p = table.index_select(0, slots)
-    td = t.to(torch.float64).clamp_min(0)
-    tau = (1.0 + p[:, _TAU_MAX]) - torch.exp(td / (p[:, _SCALE] * p[:, _DECAY]))
-    tau = torch.maximum(tau, p[:, _TAU_MIN])
-    tau = torch.where(td < p[:, _CUTOFF], torch.ones_like(tau), tau)
-    tau = torch.where(p[:, _IS_EAD] > 0, tau, torch.ones_like(tau))
-    return tau.to(torch.float32)
+    tau = schedule_temperature(t.clamp_min(0), p[:, _TAU_MAX], p[:, _TAU_MIN], p[:, _DECAY], p[:, _CUTOFF],
+                               p[:, _SCALE])
+    return torch.where(p[:, _IS_EAD] > 0, tau, torch.ones_like(tau))
 
 
 class EADLogitsProcessorV2(V2LogitsProcessor):
@@ -129,7 +126,7 @@ class EADSamplerV2(V2Sampler):
         slots = expanded_idx_mapping
         prompt_len = self.req_states.prompt_len.gpu.index_select(0, slots).to(torch.int64)
         t = pos.to(torch.int64) + 1 - prompt_len  # 0-based output position of the sampled token
-        tau = row_temperatures(ead.table, slots, t)
+        tau = slot_temperatures(ead.table, slots, t)
 
         processed = self.apply_sampling_params(logits, expanded_idx_mapping, idx_mapping, idx_mapping_np, pos,
                                                input_ids, expanded_local_pos, seq_lens_upper_bound_np,
@@ -140,12 +137,7 @@ class EADSamplerV2(V2Sampler):
         if all_ead and top_k is None and top_p is None:
             seeds = self.sampling_states.seeds.gpu.index_select(0, slots)
             x = processed if processed.is_contiguous() else processed.contiguous()
-            if has_compiled_op(x.device.type):
-                tokens, _, _, _ = torch.ops.ead.sample(x, tau, None, seeds, t.clamp_min(0), 1.0, 1.0, 1.0, 0, 1.0,
-                                                       False, False)
-            else:
-                tokens, _, _, _ = reference.sample(x, tau, None, seeds, t.clamp_min(0), 1.0, 1.0, 1.0, 0, 1.0,
-                                                   False, False)
+            tokens, _, _, _ = sample_at_temperatures(x, tau, seeds, t.clamp_min(0))
             tokens = tokens.clamp_min(0)  # flagged rows (NaN logits): token 0, as vLLM's NaN counter reports
             if return_logprobs and self.logprobs_mode in PROCESSED_LOGPROBS_MODES:
                 out = x.to(torch.float32).div(tau.unsqueeze(1))
