@@ -188,13 +188,7 @@ def _extensions():
 
 ext_modules, cmdclass = _extensions()
 
-setup(
-    name="ead-ext",
-    version="0.1.0",
-    description="Exploratory Annealed Decoding: a fused temperature-annealed sampling op for RLVR rollouts",
-    long_description=(ROOT / "README.md").read_text() if (ROOT / "README.md").exists() else "",
-    long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+setup(  # metadata and entry points: pyproject.toml
     packages=find_packages(include=["ead_ext", "ead_ext.*"])
     + ["ead_ext.integrations"]
     + [f"ead_ext.integrations.{p}" for p in find_packages("integrations")],
@@ -207,13 +201,6 @@ setup(
         "ead_ext.integrations.vllm": ["README.md"],
     },
     install_requires=[TORCH_SPEC, "numpy>=1.24"],
-    extras_require={
-        "plot": ["matplotlib>=3.7"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "scipy>=1.11", "matplotlib>=3.7"],
-    },
-    entry_points={"console_scripts": ["ead-ext=ead_ext.cli:main"],
-                  "vllm.general_plugins": ["ead = ead_ext.integrations.vllm.plugin:register"],
-                  "verl.plugins": ["ead = ead_ext.integrations.verl.plugin"]},
     ext_modules=ext_modules,
     cmdclass=cmdclass,
     zip_safe=False,
