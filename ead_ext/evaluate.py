@@ -419,7 +419,7 @@ def main(argv=None) -> int:
     cfg = results["config"]
     print(f"\nmean [{cfg['ci']} 95 % interval] over {cfg['prompts']} prompts; without the columns equal for 0/1 "
           f"rewards (all in table.md)\n")
-    print(compact_table(results) + "\n")
+    print(compact_table(results, terminal=True) + "\n")
     for line in verdicts(results):
         print(line)
     out.mkdir(parents=True, exist_ok=True)

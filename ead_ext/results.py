@@ -23,7 +23,7 @@ from typing import Dict, List, Sequence
 
 from . import metrics as M
 
-__all__ = ["paired", "cell", "md_table", "compact_columns", "compact_table", "verdicts", "eval_tables", "train_tables",
+__all__ = ["paired", "cell", "short_cell", "md_table", "text_table", "compact_columns", "compact_table", "verdicts", "eval_tables", "train_tables",
            "plot_train", "main"]
 
 EVAL_METRICS = ("pass@1", "pass@4", "pass@16", "worst@4", "maj@32", "malformed")
@@ -60,6 +60,19 @@ def md_table(head: List[str], rows: List[List[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
+def short_cell(e) -> str:
+    """A cell for the terminal: ``mean (lo-hi)`` with two decimals (``cell`` has three and brackets)."""
+    e = _estimate(e)
+    return f"{e.mean:.2f} ({e.lo:.2f}-{e.hi:.2f})"
+
+
+def text_table(head: List[str], rows: List[List[str]]) -> str:
+    """A plain table with aligned columns, for the terminal (the files keep the Markdown ones)."""
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    fmt = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+
+
 def compact_columns(results: dict) -> List[str]:
     """The metrics that differ for 0/1 rewards (Best@k equals Pass@k, Worst@1 and Majority@1 equal
     Pass@1): Pass@k for every k, Worst@ the smallest k > 1, Majority@ the largest N > 1, malformed.
@@ -79,11 +92,13 @@ def paired_columns(cols: Sequence[str]) -> List[str]:
     return [c for c in cols if c != "malformed" and (not c.startswith("pass@") or c in (passes[0], passes[-1]))]
 
 
-def compact_table(results: dict) -> str:
-    """The per-method table of :func:`compact_columns`."""
+def compact_table(results: dict, terminal: bool = False) -> str:
+    """The per-method table of :func:`compact_columns`: Markdown, or (``terminal``) plain text with
+    two-decimal cells, which fits 120 columns with the six metrics of a full ``ead-ext eval``."""
     cols = compact_columns(results)
-    rows = [[name] + [cell(r["summary"][c]) for c in cols] for name, r in results["methods"].items()]
-    return md_table(["method"] + cols, rows)
+    fmt, table = (short_cell, text_table) if terminal else (cell, md_table)
+    rows = [[name] + [fmt(r["summary"][c]) for c in cols] for name, r in results["methods"].items()]
+    return table(["method"] + cols, rows)
 
 
 def verdicts(results: dict) -> List[str]:

@@ -30,9 +30,12 @@ __all__ = ["RunSpec", "RunResult", "prepare", "launch", "collect", "TrainingFail
 
 
 def _config_dir() -> Path:
-    import ead_ext.integrations.verl as ead_verl  # a package_dir mapping: locate it by import, not by path
+    """integrations/verl/config, found through the import system (a package_dir mapping, not a fixed
+    path) without importing the package, which imports verl: reading results needs no verl."""
+    from importlib.util import find_spec
 
-    return Path(ead_verl.__file__).resolve().parent / "config"
+    spec = find_spec("ead_ext.integrations.verl")
+    return Path(spec.origin).resolve().parent / "config"
 
 
 CONFIG_DIR = _config_dir()
