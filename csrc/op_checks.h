@@ -9,6 +9,7 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 
+#include "ead/sample_args.h"
 #include "ead/schedule.h"
 
 namespace ead {
@@ -75,13 +76,16 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> allocate_outpu
           at::empty({want_target ? B : 0}, f), at::empty({want_entropy ? B : 0}, f)};
 }
 
-// Fills the tensor pointers and row settings that the CPU kernel's SampleArgs and the CUDA
-// kernel's SampleParams share (same field names), from checked inputs and allocated outputs.
-template <typename Params>
-void fill_row_io(Params& p, const at::Tensor& logits, const std::optional<at::Tensor>& temperature,
-                 const std::optional<at::Tensor>& positions, const ScheduleParams& schedule,
-                 const at::Tensor& seeds, const at::Tensor& offsets, bool want_target, at::Tensor& tokens,
-                 at::Tensor& logprobs, at::Tensor& target, at::Tensor& entropy) {
+// The kernels' arguments (ead/sample_args.h) from checked inputs and allocated
+// outputs; the CUDA launcher adds its workspace.
+inline SampleArgs make_sample_args(const at::Tensor& logits, const std::optional<at::Tensor>& temperature,
+                                   const std::optional<at::Tensor>& positions, const ScheduleParams& schedule,
+                                   const at::Tensor& seeds, const at::Tensor& offsets, bool want_target,
+                                   at::Tensor& tokens, at::Tensor& logprobs, at::Tensor& target,
+                                   at::Tensor& entropy) {
+  SampleArgs p{};
+  const auto dt = logits.scalar_type();
+  p.dtype = dt == at::kFloat ? LogitsDtype::kFloat32 : dt == at::kBFloat16 ? LogitsDtype::kBFloat16 : LogitsDtype::kFloat16;
   p.logits = logits.data_ptr();
   p.batch = logits.size(0);
   p.vocab = logits.size(1);
@@ -96,6 +100,7 @@ void fill_row_io(Params& p, const at::Tensor& logits, const std::optional<at::Te
   p.logprobs = logprobs.data_ptr<float>();
   p.target_logprobs = want_target ? target.data_ptr<float>() : nullptr;
   p.entropy = entropy.numel() > 0 ? entropy.data_ptr<float>() : nullptr;
+  return p;
 }
 
 }  // namespace ead

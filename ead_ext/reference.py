@@ -1,12 +1,15 @@
 """Pure-PyTorch reference of ``ead::sample``: the oracle of the tests and the
 fallback where the compiled op is missing.
 
-It follows ``csrc/include/ead/sampling_math.h`` operation for operation for
-everything that decides the token (float32 scale, Philox4x32-10 noise in NumPy,
-score = y + noise, first index of the max), so it draws the same tokens as the
-kernels up to float near-ties of the top two scores (log2 implementations may
-differ in the last ulp). Log-probabilities and entropy are computed in float64,
-the most accurate answer, not the kernels' float32 arithmetic.
+It follows the two-level draw of ``csrc/include/ead/sampling_math.h``: the row is
+cut into chunks of ``CHUNK_SIZE`` entries; the chunk is drawn by Gumbel-max over
+the chunks' log2 masses, then the token by Gumbel-max over the chosen chunk's
+scaled logits ``y = fl32(x * s)``; Gumbel variables from 64-bit Philox4x32-10
+words (NumPy) in float64. It evaluates every entry of the chosen chunk (no
+filters) and the chunk masses in float64, so it draws the kernels' tokens up to
+float near-ties (two chunk scores within the kernels' float rounding of their
+sums, ~1e-6). Log-probabilities and entropy are computed in float64, the most
+accurate answer, not the kernels' float32 arithmetic.
 """
 from __future__ import annotations
 
@@ -19,13 +22,15 @@ import torch
 from ._checks import check_sample_inputs
 from .schedule import schedule_temperature
 
-__all__ = ["philox4x32_10", "noise_from_words", "gumbel_noise", "op_temperatures", "sample"]
+__all__ = ["CHUNK_SIZE", "philox4x32_10", "stream_words", "noise_from_words", "draw_scores", "op_temperatures",
+           "sample"]
 
 LOG2E = 1.4426950408889634
+CHUNK_SIZE = 2048  # sampling_math.h kChunkSize
+LEVEL_TOKEN, LEVEL_CHUNK = 0, 1  # philox.h kLevelToken / kLevelChunk
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)
 _MASK32 = np.uint64(0xFFFFFFFF)
-_NOISE_SLOTS_PER_GROUP = 4
 
 
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
@@ -47,34 +52,62 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-def _philox_words(seeds: np.ndarray, offsets: np.ndarray, vocab: int) -> np.ndarray:
-    """The Philox word of every (row, vocabulary entry): uint64 [B, V] holding 32-bit values."""
-    groups = np.arange((vocab + 3) // _NOISE_SLOTS_PER_GROUP, dtype=np.uint64)[None, :]
-    seeds = seeds.astype(np.uint64)[:, None]
-    offsets = offsets.astype(np.uint64)[:, None]
-    words = philox4x32_10(groups, 0, offsets & _MASK32, offsets >> np.uint64(32), seeds & _MASK32,
-                          seeds >> np.uint64(32))
-    return np.stack(words, axis=-1).reshape(seeds.shape[0], -1)[:, :vocab]
+def _as_u64(t) -> np.ndarray:
+    return np.asarray(t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t).astype(np.int64).view(np.uint64)
 
 
-def noise_from_words(words: np.ndarray) -> torch.Tensor:
-    """Gumbel noise (log2 units, float32) of 32-bit Philox words, as sampling_math.h's gumbel_noise."""
-    # u = (w + 1/2) 2^-32 and e = 1 - u = (~w + 1/2) 2^-32, each rounded to float32 as
-    # sampling_math.h does (int64 -> float32 rounds to nearest; + 1/2 rounds again)
-    words = np.asarray(words, dtype=np.uint64)
-    half, scale = torch.tensor(0.5), torch.tensor(2.0**-32)
-    u = (torch.from_numpy(words.astype(np.int64)).to(torch.float32) + half) * scale
-    e = (torch.from_numpy((np.uint64(0xFFFFFFFF) - words).astype(np.int64)).to(torch.float32) + half) * scale
-    # -log2(u), from the complement where u >= 1/2 (neg_log2_uniform)
-    neg_log2_u = torch.where(e <= 0.5, -torch.log1p(-e) * torch.tensor(LOG2E, dtype=torch.float32), -torch.log2(u))
-    return -torch.log2(neg_log2_u)
+def stream_words(seeds, offsets, level: int, index) -> np.ndarray:
+    """The 64-bit words of philox.h's stream: row r's word for ``index[r, j]`` at ``level``
+    (0 token, 1 chunk). seeds / offsets: [B]; index: [B, n] or [n]. Returns uint64 [B, n]."""
+    seeds, offsets = _as_u64(seeds)[:, None], _as_u64(offsets)[:, None]
+    index = np.asarray(index, dtype=np.uint64)
+    if index.ndim == 1:
+        index = index[None, :]
+    o = philox4x32_10(index >> np.uint64(1), level, offsets & _MASK32, offsets >> np.uint64(32), seeds & _MASK32,
+                      seeds >> np.uint64(32))
+    odd = (index & np.uint64(1)).astype(bool)
+    hi = np.where(odd, o[2], o[0])
+    lo = np.where(odd, o[3], o[1])
+    return (hi << np.uint64(32)) | lo
 
 
-def gumbel_noise(seeds: torch.Tensor, offsets: torch.Tensor, vocab: int) -> torch.Tensor:
-    """Gumbel noise in log2 units, float32 [B, V] on the CPU, exactly as the kernels draw it."""
-    seeds_np = seeds.detach().cpu().numpy().astype(np.int64).view(np.uint64)
-    offsets_np = offsets.detach().cpu().numpy().astype(np.int64).view(np.uint64)
-    return noise_from_words(_philox_words(seeds_np, offsets_np, vocab))
+def noise_from_words(words) -> torch.Tensor:
+    """Gumbel noise (log2 units, float64) of 64-bit words, as sampling_math.h's gumbel_noise."""
+    w = np.asarray(words, dtype=np.uint64)
+    u = (w.astype(np.float64) + 0.5) * 2.0**-64
+    e = ((~w).astype(np.float64) + 0.5) * 2.0**-64
+    with np.errstate(divide="ignore", invalid="ignore"):
+        neg_log2_u = np.where(e <= 0.5, -np.log1p(-e) * LOG2E, -np.log2(u))
+        return torch.from_numpy(-np.log2(neg_log2_u))
+
+
+def _scale(tau: torch.Tensor) -> torch.Tensor:
+    """fl32(log2 e / tau) per row (log2 e for greedy rows), as sampling_math.h's inverse_scale."""
+    return torch.where(tau == 0, torch.full_like(tau, LOG2E), (LOG2E / tau.double()).to(torch.float32))
+
+
+def draw_scores(x: torch.Tensor, s: torch.Tensor, seeds, offsets):
+    """Both levels of the draw for non-greedy rows of float32 logits x [B, V] with inverse scales s [B]:
+    (chunk scores float64 [B, C] (-inf for chunks without mass), chosen chunk [B], token scores
+    float64 [B, CHUNK_SIZE] of the chosen chunk (-inf past the vocabulary))."""
+    B, V = x.shape
+    C = (V + CHUNK_SIZE - 1) // CHUNK_SIZE
+    padded = torch.full((B, C * CHUNK_SIZE), -math.inf, dtype=torch.float32)
+    padded[:, :V] = x
+    chunks = padded.view(B, C, CHUNK_SIZE)
+    s64 = s.double()[:, None, None]
+    row_max = x.max(dim=1).values.double()[:, None, None]
+    # log2 of each chunk's mass relative to 2^(M s), exactly (float64 logsumexp)
+    log_mass = torch.logsumexp((chunks.double() - row_max) * s64 * math.log(2), dim=2) * LOG2E
+    chunk_noise = noise_from_words(stream_words(seeds, offsets, LEVEL_CHUNK, np.arange(C)))
+    chunk_scores = torch.where(log_mass > -math.inf, log_mass + chunk_noise, torch.full_like(log_mass, -math.inf))
+    chosen = torch.argmax(chunk_scores, dim=1)
+    cx = chunks[torch.arange(B), chosen]  # [B, CHUNK_SIZE]
+    y = cx * s[:, None]  # float32, as the kernels
+    idx = chosen[:, None].numpy().astype(np.uint64) * np.uint64(CHUNK_SIZE) + np.arange(CHUNK_SIZE, dtype=np.uint64)
+    noise = noise_from_words(stream_words(seeds, offsets, LEVEL_TOKEN, idx))
+    token_scores = torch.where(y > -math.inf, y.double() + noise, torch.full_like(noise, -math.inf))
+    return chunk_scores, chosen, token_scores
 
 
 def op_temperatures(temperature: Optional[torch.Tensor], positions: Optional[torch.Tensor], tau_max: float,
@@ -106,7 +139,7 @@ def sample(logits: torch.Tensor, temperature: Optional[torch.Tensor], positions:
         bad |= positions.detach().cpu() < 0
     tau = torch.where(bad, torch.ones_like(tau), tau)
     greedy = tau == 0
-    s = torch.where(greedy, torch.full_like(tau, LOG2E), (LOG2E / tau.double()).to(torch.float32))
+    s = _scale(tau)
     bad |= ~torch.isfinite(s)
     s = torch.where(bad, torch.full_like(s, LOG2E), s)
 
@@ -116,10 +149,13 @@ def sample(logits: torch.Tensor, temperature: Optional[torch.Tensor], positions:
     bad |= torch.isnan(x).any(dim=1) | (y == math.inf).any(dim=1) | (x == -math.inf).all(dim=1)
     bad |= ~greedy & (y == -math.inf).all(dim=1)
 
-    score = y + gumbel_noise(seeds, offsets, V) if B else y
-    score = torch.where(greedy[:, None], x, score)
-    score = torch.where(bad[:, None], torch.zeros_like(score), score)
-    tokens = torch.argmax(score, dim=1) if V else torch.zeros(B, dtype=torch.long)
+    # greedy rows: the first argmax of the row (the first chunk holding the max, its first max)
+    tokens = torch.argmax(torch.where(bad[:, None], torch.zeros_like(x), x), dim=1)
+    draw = ~greedy & ~bad
+    if draw.any():
+        rows = draw.nonzero()[:, 0]
+        _, chosen, token_scores = draw_scores(x[rows], s[rows], seeds.cpu()[rows], offsets.cpu()[rows])
+        tokens[rows] = chosen * CHUNK_SIZE + torch.argmax(token_scores, dim=1)
 
     # Statistics in float64 from the fp32 logits: the most accurate answer.
     x64 = torch.where(bad[:, None], torch.zeros_like(x), x).double()

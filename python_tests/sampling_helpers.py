@@ -18,10 +18,11 @@ SCHED = (1.2, 0.1, 25.0, 10, 20.0)
 DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 LOG2E = 1.4426950408889634
 
-# Near-tie rule (see near_tie_mismatches): two different tokens are accepted only when their
-# scores y + noise, recomputed in float64 from the reference's float32 noise, differ by less
-# than this, relative to max(1, |score|). The kernels' vectorised log2 (Sleef) and torch.log2 may
-# differ by 1-2 ulp (~1.2e-7 relative each), so a real near-tie is ~1e-7; 1e-5 is a generous
+# Near-tie rule (see near_tie_mismatches): two different tokens are accepted only when the scores
+# that decided between them, recomputed in float64 by the reference, differ by less than this,
+# relative to max(1, |score|): the two chunks' scores when the tokens lie in different chunks
+# (the kernels weigh chunks by float32 sums, ~1e-7-1e-6 off the exact masses), else the two
+# entries' scores y + noise (float64 noise on both sides: ~1e-16 apart). 1e-5 is a generous
 # bound that still rejects any real disagreement (Gumbel gaps are O(1)).
 NEAR_TIE_REL = 1e-5
 
@@ -129,34 +130,42 @@ def per_row_tau(tau, batch: int) -> torch.Tensor:
     return t.expand(batch) if t.dim() == 0 else t
 
 
-def scores64(logits: torch.Tensor, tau: torch.Tensor, seeds: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """score_i = y_i + noise_i in float64, with y_i = fl32(x_i * fl32(log2 e / tau)) as the kernels
-    form it and the reference's float32 noise; greedy rows (tau == 0) score the raw logits."""
-    x = logits.float()
-    tau = tau.float()
-    s = torch.where(tau == 0, torch.full_like(tau, LOG2E), (LOG2E / tau.double()).float())
-    y = (x * s[:, None]).double()
-    noise = reference.gumbel_noise(seeds, offsets, x.shape[1]).double()
-    return torch.where((tau == 0)[:, None], x.double(), y + noise)
+def decisive_scores(x_row: torch.Tensor, tau: float, seed: int, offset: int, a: int, b: int) -> tuple[float, float]:
+    """The float64 scores that decide between tokens a and b of one row in the two-level draw
+    (sampling_math.h): their chunks' scores if they lie in different chunks, else their own
+    scores y + noise; greedy rows (tau == 0) compare the raw logits."""
+    x = x_row.float().cpu()[None, :]
+    if tau == 0:
+        return float(x[0, a]), float(x[0, b])
+    s = torch.tensor([LOG2E / float(np.float32(tau))], dtype=torch.float64).float()
+    seeds, offsets = torch.tensor([seed]), torch.tensor([offset])
+    ca, cb = a // reference.CHUNK_SIZE, b // reference.CHUNK_SIZE
+    if ca != cb:
+        chunk_scores, _, _ = reference.draw_scores(x, s, seeds, offsets)
+        return float(chunk_scores[0, ca]), float(chunk_scores[0, cb])
+    y = (x[0, [a, b]] * s).double()
+    noise = reference.noise_from_words(reference.stream_words(seeds, offsets, reference.LEVEL_TOKEN, [a, b]))[0]
+    return float(y[0] + noise[0]), float(y[1] + noise[1])
 
 
 def near_tie_mismatches(logits, tau, seeds, offsets, tok_a, tok_b) -> list[tuple[int, int, int, float]]:
-    """Rows where tok_a != tok_b. Every such row must be a float near-tie of the two candidates'
-    scores (|s_a - s_b| < NEAR_TIE_REL * max(1, |s_a|, |s_b|)); an AssertionError names any row that
-    is not. Returns (row, tok_a, tok_b, relative gap) for the accepted near-ties."""
+    """Rows where tok_a != tok_b. Every such row must be a float near-tie of the scores that decide
+    between the two tokens (decisive_scores; |s_a - s_b| < NEAR_TIE_REL * max(1, |s_a|, |s_b|)); an
+    AssertionError names any row that is not. Returns (row, tok_a, tok_b, relative gap) for the
+    accepted near-ties."""
     tok_a, tok_b = tok_a.cpu(), tok_b.cpu()  # the op's tokens may be on a GPU; the oracle runs here
     diff = (tok_a != tok_b).nonzero()[:, 0].tolist()
     if not diff:
         return []
     tau = per_row_tau(tau, logits.shape[0])
-    sc = scores64(logits.cpu()[diff], tau[diff], seeds.cpu()[diff], offsets.cpu()[diff])
+    x, seeds, offsets = logits.cpu(), seeds.cpu(), offsets.cpu()
     ties, bad = [], []
-    for j, r in enumerate(diff):
+    for r in diff:
         a, b = int(tok_a[r]), int(tok_b[r])
         if a < 0 or b < 0:
             bad.append((r, a, b, math.inf))
             continue
-        sa, sb = float(sc[j, a]), float(sc[j, b])
+        sa, sb = decisive_scores(x[r], float(tau[r]), int(seeds[r]), int(offsets[r]), a, b)
         gap = abs(sa - sb) / max(1.0, abs(sa), abs(sb))
         (ties if gap < NEAR_TIE_REL else bad).append((r, a, b, gap))
     assert not bad, f"token mismatches that are not float near-ties (row, a, b, rel. gap): {bad[:10]}"
@@ -197,7 +206,7 @@ def as_np(t: torch.Tensor) -> np.ndarray:
 
 
 __all__ = ["SCHED", "DTYPES", "LOG2E", "NEAR_TIE_REL", "realistic_logits", "flat_logits", "row_ids", "cpu_oracle", "oracle", "cuda_skip_reason",
-           "Out", "call", "op", "ref", "per_row_tau", "scores64", "near_tie_mismatches", "exact_log_softmax", "exact_entropy", "at",
+           "Out", "call", "op", "ref", "per_row_tau", "decisive_scores", "near_tie_mismatches", "exact_log_softmax", "exact_entropy", "at",
            "temperatures", "as_np", "fp32_scaling_tol"]
 
 

@@ -39,49 +39,56 @@ def test_philox_vectorized_equals_elementwise_and_broadcasts():
     assert [int(w[2]) for w in out] == list(KNOWN_ANSWERS[0][2])
 
 
+def row_noise(seed: int, offset: int, level: int, n: int) -> torch.Tensor:
+    """Noise of indices [0, n) of one row's stream at a level (float64)."""
+    words = reference.stream_words(torch.tensor([seed]), torch.tensor([offset]), level, np.arange(n))
+    return reference.noise_from_words(words)[0]
+
+
+@pytest.mark.parametrize("level", [reference.LEVEL_TOKEN, reference.LEVEL_CHUNK])
 @pytest.mark.parametrize("seed,offset", [(0, 0), (12345, 678), (2**40 + 3, 2**33 + 5), (-1, -2), (-2**63, 2**63 - 1)])
-def test_gumbel_noise_stream_layout_is_seed_key_and_offset_counter(seed, offset):
-    """Entry v of a row uses word v % 4 of Philox(ctr=(v // 4, 0, off_lo, off_hi), key=(seed_lo, seed_hi)),
-    and u = (w + 0.5) * 2^-32, noise = -log2(-log2(u)) (float32)."""
-    V = 4 * 9 + 3  # a partial last group
-    noise = reference.gumbel_noise(torch.tensor([seed]), torch.tensor([offset]), V)[0].double()
+def test_stream_layout_is_seed_key_offset_counter_and_two_words_per_index(seed, offset, level):
+    """Index v of a level uses words 2 (v % 2) (high) and 2 (v % 2) + 1 (low) of
+    Philox(ctr=(v // 2, level, off_lo, off_hi), key=(seed_lo, seed_hi)); u = (w + 0.5) 2^-64,
+    noise = -log2(-log2(u)) in float64."""
+    n = 2 * 9 + 1  # a partial last pair
+    noise = row_noise(seed, offset, level, n)
     s, o = seed % 2**64, offset % 2**64
-    for v in [0, 1, 2, 3, 4, 17, V - 1]:
-        words = reference.philox4x32_10(v // 4, 0, o & 0xFFFFFFFF, o >> 32, s & 0xFFFFFFFF, s >> 32)
-        w = int(words[v % 4])
-        assert float(noise[v]) == pytest.approx(exact_noise(w), rel=1e-6, abs=1e-6)
+    for v in [0, 1, 2, 3, 4, 17, n - 1]:
+        out = reference.philox4x32_10(v // 2, level, o & 0xFFFFFFFF, o >> 32, s & 0xFFFFFFFF, s >> 32)
+        w = int(out[2 * (v % 2)]) << 32 | int(out[2 * (v % 2) + 1])
+        assert float(noise[v]) == pytest.approx(exact_noise(w), rel=1e-12, abs=1e-12)
 
 
-def test_seed_and_offset_high_words_change_the_stream():
-    V = 64
-    base = reference.gumbel_noise(torch.tensor([5]), torch.tensor([7]), V)
-    for seeds, offsets in [([5 + 2**32], [7]), ([5], [7 + 2**32]), ([6], [7]), ([5], [8])]:
-        other = reference.gumbel_noise(torch.tensor(seeds), torch.tensor(offsets), V)
-        assert (other != base).float().mean() > 0.9
+def test_seed_offset_high_words_and_level_change_the_stream():
+    base = row_noise(5, 7, 0, 64)
+    for seed, offset, level in [(5 + 2**32, 7, 0), (5, 7 + 2**32, 0), (6, 7, 0), (5, 8, 0), (5, 7, 1)]:
+        assert (row_noise(seed, offset, level, 64) != base).double().mean() > 0.9
 
 
 def exact_noise(w: int) -> float:
-    """-log2(-log2(u)) of u = (w + 1/2) 2^-32 in float64, via log1p near u = 1."""
-    e = (2**32 - 1 - w + 0.5) * 2.0**-32
-    neg_log2_u = -math.log1p(-e) / math.log(2)
+    """-log2(-log2(u)) of u = (w + 1/2) 2^-64, via log1p near u = 1, from exact integers."""
+    e = float(2**64 - 1 - w) * 2.0**-64 + 2.0**-65
+    u = float(w) * 2.0**-64 + 2.0**-65
+    neg_log2_u = -math.log1p(-e) / math.log(2) if e <= 0.5 else -math.log2(u)
     return -math.log2(neg_log2_u)
 
 
-EXTREME_WORDS = [0, 1, 2, 2**24 - 1, 2**24 + 1, 2**31 - 2, 2**31 - 1, 2**31, 2**31 + 1, 2**32 - 2**8,
-                 2**32 - 3, 2**32 - 2, 2**32 - 1]
+EXTREME_WORDS = [0, 1, 2, 2**32 - 1, 2**53 + 1, 2**63 - 2, 2**63 - 1, 2**63, 2**63 + 1, 2**64 - 2**11,
+                 2**64 - 3, 2**64 - 2, 2**64 - 1]
 
 
-def test_noise_of_extreme_words_is_accurate_and_inside_the_kernels_skip_bounds():
-    """sampling_math.h skips entries with y + kNoiseMax below the winner's floor and takes
-    kNoiseMin as every entry's worst noise: the extreme words must lie inside
-    [-5.05, 32.5], and every word keeps float accuracy (u near 1 uses the complement)."""
+def test_noise_of_extreme_words_is_accurate_and_inside_the_filter_bounds():
+    """The kernels' filter 1 takes kNoiseMax as every entry's best noise and the noise range sets the
+    draw's resolution (sampling_math.h): the extreme words lie inside [-6.03, 64.5], with double accuracy
+    at both ends (u near 1 uses the complement)."""
     n = reference.noise_from_words(np.array(EXTREME_WORDS, dtype=np.uint64)).double()
     assert torch.isfinite(n).all()
-    assert float(n.min()) >= -5.05 and float(n.max()) <= 32.5
+    assert float(n.min()) >= -6.03 and float(n.max()) <= 64.5
     for w, got in zip(EXTREME_WORDS, n.tolist()):
-        assert got == pytest.approx(exact_noise(w), rel=2e-6, abs=2e-6), w
-    assert float(n[0]) == pytest.approx(-math.log2(33.0), abs=1e-5)
-    assert float(n[-1]) == pytest.approx(33 - math.log2(1 / math.log(2)), abs=1e-5)
+        assert got == pytest.approx(exact_noise(w), rel=1e-12, abs=1e-12), w
+    assert float(n[0]) == pytest.approx(-math.log2(65.0), abs=1e-9)
+    assert float(n[-1]) == pytest.approx(65 - math.log2(1 / math.log(2)), abs=1e-9)
 
 
 def test_noise_is_monotone_in_the_word():
@@ -89,32 +96,35 @@ def test_noise_is_monotone_in_the_word():
     tie rule is the only source of equal scores)."""
     rng = np.random.default_rng(1)
     words = np.unique(np.concatenate([np.array(EXTREME_WORDS, dtype=np.uint64),
-                                      rng.integers(0, 2**32, 200_000, dtype=np.uint64),
-                                      np.arange(2**31 - 5000, 2**31 + 5000, dtype=np.uint64),
-                                      np.arange(2**32 - 5000, 2**32, dtype=np.uint64)]))
+                                      rng.integers(0, 2**64 - 1, 200_000, dtype=np.uint64),
+                                      np.arange(2**63 - 5000, 2**63 + 5000, dtype=np.uint64),
+                                      np.arange(2**64 - 5000, 2**64 - 1, dtype=np.uint64)]))
     n = reference.noise_from_words(words)
     assert (n[1:] >= n[:-1]).all()
 
 
 def test_uniforms_from_philox_words_are_uniform():
-    """KS test of 2^18 uniforms of one row's stream (p-value threshold 1e-4, fixed seed)."""
-    V = 2**18
-    n = reference.gumbel_noise(torch.tensor([2024]), torch.tensor([3]), V)[0].double()
-    u = torch.exp2(-torch.exp2(-n)).numpy()  # invert noise = -log2(-log2 u)
-    assert stats.kstest(u, "uniform").pvalue > 1e-4
-    # and the noise is a shifted, scaled Gumbel: n = (g + ln ln 2) / ln 2 with g ~ Gumbel(0, 1)
-    # (the shift is the same for every entry, so argmax(y + n) is still a Gumbel-max draw)
-    g = n.numpy() * math.log(2) - math.log(math.log(2))
-    assert stats.kstest(g, "gumbel_r").pvalue > 1e-4
+    """KS test of 2^18 uniforms of one row's stream at each level (p-value threshold 1e-4, fixed seed)."""
+    for level in (0, 1):
+        n = row_noise(2024, 3, level, 2**18)
+        u = torch.exp2(-torch.exp2(-n)).numpy()  # invert noise = -log2(-log2 u)
+        assert stats.kstest(u, "uniform").pvalue > 1e-4
+        # a shifted, scaled Gumbel: n = (g + ln ln 2) / ln 2 with g ~ Gumbel(0, 1) (the same shift for
+        # every index, so argmax(score + n) is still a Gumbel-max draw)
+        g = n.numpy() * math.log(2) - math.log(math.log(2))
+        assert stats.kstest(g, "gumbel_r").pvalue > 1e-4
 
 
 @pytest.mark.parametrize("seed,offset", [(0, 0), (3, 2**32 + 1), (-7, -9), (2**62 + 11, 5)])
-def test_op_draws_argmax_of_the_reference_stream_on_flat_logits(seed, offset):
-    """With equal logits the drawn token is the argmax of the noise (of the Philox words) of the
-    row's stream: this checks the kernel's Philox (SIMD and scalar parts) against the
-    reference's, over several noise blocks and chunks."""
-    V = 3 * 4096 + 77
+def test_op_draws_the_two_level_argmax_of_the_reference_stream_on_flat_logits(seed, offset):
+    """With equal logits the chunk is argmax(log2 n_c + chunk noise) and the token the argmax of the
+    token noise inside it: this checks the kernel's Philox (SIMD and scalar parts) and both levels
+    against the stream, over several chunks and a short last chunk."""
+    L = reference.CHUNK_SIZE
+    V = 3 * L + 77
     x = torch.zeros(1, V)
     out = op(x, temperature=torch.ones(1), seeds=torch.tensor([seed]), offsets=torch.tensor([offset]))
-    noise = reference.gumbel_noise(torch.tensor([seed]), torch.tensor([offset]), V)[0]
-    assert int(out.tokens[0]) == int(torch.argmax(noise))
+    sizes = torch.tensor([L, L, L, 77], dtype=torch.float64)
+    chunk = int(torch.argmax(torch.log2(sizes) + row_noise(seed, offset, 1, 4)))
+    noise = row_noise(seed, offset, 0, V)[chunk * L:min(V, (chunk + 1) * L)]
+    assert int(out.tokens[0]) == chunk * L + int(torch.argmax(noise))

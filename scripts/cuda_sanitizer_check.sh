@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # compute-sanitizer over the CUDA op: memcheck (out-of-bounds / misaligned global and shared
-# accesses), racecheck (shared-memory hazards: the candidate queues, the block reduction),
+# accesses), racecheck (shared-memory hazards: the block reductions and broadcasts),
 # synccheck (barrier misuse) and initcheck (reads of uninitialised global memory, e.g. the
-# split-row workspace), each over the shapes of scripts/cuda_sanitizer_driver.py
+# chunk-state workspace), each over the shapes of scripts/cuda_sanitizer_driver.py
 # (racecheck and initcheck on its --small set: they are slow). Needs a GPU and ead_ext built
 # with the CUDA op; exits non-zero on any error report. Without a GPU it says SKIPPED and
 # exits 0 (or 1 with --require-gpu).

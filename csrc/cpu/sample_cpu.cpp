@@ -37,11 +37,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sample_cpu(
       allocate_outputs(logits, return_target_logprobs, return_entropy);
   if (logits.size(0) == 0) return {tokens, logprobs, target, entropy};
 
-  SampleArgs args{};
-  args.dtype = logits.scalar_type();
-  fill_row_io(args, logits, temperature, positions, schedule, seeds, offsets, return_target_logprobs, tokens,
-              logprobs, target, entropy);
-  pick_kernel()(args);
+  pick_kernel()(make_sample_args(logits, temperature, positions, schedule, seeds, offsets, return_target_logprobs,
+                                 tokens, logprobs, target, entropy));
   return {tokens, logprobs, target, entropy};
 }
 

@@ -2,17 +2,18 @@
 // capability: each sample_kernel_<cap>.cpp defines CPU_CAPABILITY and includes
 // this file (the pattern of ATen's native/cpu kernels).
 //
-// Work split: the batch is cut into (row, chunk) items of kChunk entries, run by
-// at::parallel_for, so a single row still spreads over every core. Each item
-// reads its logits from memory once: pass A converts the chunk to fp32 into an
-// L1-resident buffer and takes its max; pass B, over the buffer, accumulates the
-// softmax sums and draws the Gumbel noise for the entries that can still win
-// (see sampling_math.h). Chunk states are merged per row in vocabulary order,
-// so results do not depend on the thread count.
+// The two-level draw of ead/sampling_math.h in two parallel loops:
+//  1. pass 1 over (row, chunk) items (at::parallel_for, so a single row still
+//     spreads over every core): each chunk is read from memory once, converted to
+//     fp32 into an L1-resident buffer with its max, and summed (chunk_sums);
+//  2. per row: merge the chunk states in chunk order, pick the chunk, read it
+//     again and pick the token inside it (pick_token), write the outputs.
+// Chunk states depend only on the chunk's logits, so results do not depend on
+// the batch, the row order or the thread count.
 #pragma once
 #include <algorithm>
 #include <cmath>
-#include <limits>
+#include <cstdint>
 #include <type_traits>
 #include <vector>
 
@@ -20,11 +21,12 @@
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
 #include <c10/util/BFloat16.h>
+#include <c10/util/Exception.h>
 #include <c10/util/Half.h>
 
 #include "ead/philox.h"
+#include "ead/sample_args.h"
 #include "ead/sampling_math.h"
-#include "ead/schedule.h"
 #include "philox_simd.h"
 #include "sample_kernel.h"
 
@@ -32,16 +34,19 @@ namespace ead::cpu {
 namespace CPU_CAPABILITY {
 
 using Vec = at::vec::Vectorized<float>;
+using IVec = at::vec::Vectorized<int32_t>;
 constexpr int kW = Vec::size();
-static_assert(kChunk % kW == 0 && kW % 4 == 0, "chunks must hold whole vectors and Philox groups");
 
-// Entries whose noise is drawn together: 16 Philox groups, run lane-parallel.
+// Entries whose softmax terms are tree-summed before joining the running sums.
 constexpr int kBlock = 64;
 constexpr int kVecsPerBlock = kBlock / kW;
-static_assert(kChunk % kBlock == 0 && kBlock % kW == 0, "chunks must hold whole noise blocks");
+// Entries of the token pick that share one philox_words16 call (16 pairs).
+constexpr int kPickBlock = 2 * kPhiloxGroups;
+static_assert(kChunkSize % kBlock == 0 && kBlock % kW == 0 && kBlock % kPickBlock == 0,
+              "chunks hold whole vectors, sum blocks and Philox blocks");
 
-// Pass A: logits[0, n) -> buf[0, round_up(n, kBlock)) as fp32, padded with -inf;
-// returns the max (NaN if any entry is NaN).
+// Converts logits[0, n) to fp32 into buf[0, round_up(n, kBlock)), padded with
+// -inf; returns the max (NaN if any entry is NaN).
 template <typename scalar_t>
 float load_chunk(const scalar_t* x, int64_t n, float* buf) {
   Vec vmax(-INFINITY);
@@ -69,6 +74,26 @@ float load_chunk(const scalar_t* x, int64_t n, float* buf) {
   return m;
 }
 
+// 2^a for a in [-126, 0] (callers clamp): a = n + f with n = round(a), f in
+// [-1/2, 1/2]; 2^f by its degree-7 Taylor polynomial (truncation error 5e-9,
+// below float resolution; Horner rounding ~1 ulp), 2^n from the exponent bits
+// (n + 127 >= 1: a normal float). Sleef's exp2 (1 ulp) costs about three times
+// as much, and this loop is the op's whole per-entry cost.
+inline Vec exp2_clamped(const Vec& a) {
+  const Vec n = a.round();
+  const Vec f = a - n;
+  Vec p(1.525273380405984e-05f);
+  p = at::vec::fmadd(p, f, Vec(1.5403530393381608e-04f));
+  p = at::vec::fmadd(p, f, Vec(1.3333558146428443e-03f));
+  p = at::vec::fmadd(p, f, Vec(9.618129107628477e-03f));
+  p = at::vec::fmadd(p, f, Vec(5.550410866482158e-02f));
+  p = at::vec::fmadd(p, f, Vec(2.402265069591007e-01f));
+  p = at::vec::fmadd(p, f, Vec(6.931471805599453e-01f));
+  p = at::vec::fmadd(p, f, Vec(1.0f));
+  const IVec bits = (at::vec::convert_to_int_of_same_size(n) + IVec(127)) << IVec(23);
+  return p * at::vec::cast<float>(bits);
+}
+
 // Pairwise sum of n vectors (n a power of two), in a fixed order.
 template <int n>
 inline Vec tree_sum(const Vec* v) {
@@ -87,214 +112,173 @@ inline float hsum(const Vec& v) {
   return s;
 }
 
-// Uniforms u and complements e = 1 - u of entries [first, first + kBlock) of the
-// row's stream, in vocabulary order (entry 4g + j takes word j of group g).
-static_assert(kBlock == 4 * kPhiloxGroups, "a noise block is one philox_words16 call");
-inline void uniform_block(uint64_t seed, uint64_t offset, int64_t first, float (&u)[kBlock], float (&e)[kBlock]) {
-  uint32_t words[4][kPhiloxGroups];
-  philox_words16(seed, offset, static_cast<uint32_t>(first >> 2), words);
-  for (int g = 0; g < kPhiloxGroups; ++g) {
-    for (int j = 0; j < 4; ++j) {
-      u[4 * g + j] = uniform_from_bits(words[j][g]);
-      e[4 * g + j] = complement_from_bits(words[j][g]);
-    }
-  }
-}
-
-// Pass B over one converted chunk. `floor_score` is a score the row's winner is
-// already known to reach (from chunks this thread swept before).
-//
-// Two exact filters keep the noise off entries that cannot win, with thr the
-// larger of floor_score and m + kNoiseMin (the largest entry's worst score):
-//  1. a block of kBlock entries draws no random numbers when y + kNoiseMax < thr
-//     for all of them;
-//  2. an entry can only reach thr if its noise n >= thr - y, i.e.
-//     E = -log2(u) <= 2^(y - thr), which implies e = 1 - u <= ln2 * 2^(y - thr)
-//     (as 2^-b >= 1 - b ln2). 2^(y - thr) = w * 2^(m - thr) reuses the softmax
-//     term w = 2^((x - max_x) s) ~ 2^(y - m), so the test costs a multiply: vectors where every lane
-//     has e > w * C skip the logarithms. C carries a margin (delta, in log2
-//     units) far above the float rounding of e, y - m, w, the products and logs.
-template <bool kGreedy, bool kTarget>
-RowState sweep_chunk(const float* buf, int64_t begin, int64_t n, float max_x, float s,
-                     uint64_t seed, uint64_t offset, float floor_score) {
-  RowState st = empty_state();
+// The sums of ChunkState over a converted chunk whose max is max_x. Each block's
+// terms are summed as a tree before joining the running sums, so a lane's sum sees
+// ~kChunkSize / kBlock + log2(kVecsPerBlock) roundings instead of kChunkSize / kW:
+// many equal terms (a flat bulk) otherwise round the same way each time and the
+// entropy drifts by ~1e-5.
+template <bool kTarget>
+ChunkState chunk_sums(const float* buf, int64_t n, float max_x, float s) {
+  ChunkState st = empty_state();
   st.max_x = max_x;
-  if (max_x == -INFINITY) return st;  // fully masked chunk: no mass, no candidate
-  const float m = max_x * s;          // == max_i fl(x_i * s): rounding is monotone
-  if (!(m < INFINITY)) return st;     // NaN / +inf / overflow: the row is flagged later
-
-  const float thr = std::max(m + kNoiseMin, floor_score);
-  const float delta = 0.05f + 4e-6f * (std::fabs(m) + std::fabs(thr));
-  const Vec vs(s), vmax_x(max_x), vlog2e(kLog2e), vhalf(0.5f);
-  const Vec vfloor(-126.0f);
-  const Vec vnoise_max(kNoiseMax), vthr(thr);
-  const Vec vC(kLn2 * std::exp2(m - thr + delta));
-  const Vec iota = Vec::arange(0.0f, 1.0f);
+  // Fully masked (no mass), NaN or +inf (the row is flagged): nothing to sum.
+  if (!(max_x > -INFINITY) || !(max_x * s < INFINITY)) return st;
+  const Vec vs(s), vmax_x(max_x), vlog2e(kLog2e), vfloor(-126.0f);
   Vec vS(0.0f), vT(0.0f), vS1(0.0f);
-  Vec vbest(-INFINITY), vbidx(-1.0f);  // chunk-local indices < 4096: exact in fp32
-  constexpr int kAllZero = (1 << kW) - 1;
-
   const int64_t padded = (n + kBlock - 1) / kBlock * kBlock;
   for (int64_t i0 = 0; i0 < padded; i0 += kBlock) {
-    Vec x[kVecsPerBlock], y[kVecsPerBlock], w[kVecsPerBlock], wa[kVecsPerBlock], w1[kVecsPerBlock];
-    Vec candidate(0.0f);
+    Vec w[kVecsPerBlock], wa[kVecsPerBlock], w1[kVecsPerBlock];
     for (int v = 0; v < kVecsPerBlock; ++v) {
-      x[v] = Vec::loadu(buf + i0 + v * kW);
-      y[v] = x[v] * vs;
-      // Clamped at 2^-126 (the smallest normal float): the omitted mass is below
-      // float resolution of S >= 1, and subnormal arithmetic would cost ~10x
-      // at low temperatures. Masked (-inf) entries land there too.
-      const Vec d = x[v] - vmax_x;
+      const Vec d = Vec::loadu(buf + i0 + v * kW) - vmax_x;
       const Vec a = at::vec::maximum(d * vs, vfloor);
-      w[v] = a.exp2();
+      w[v] = exp2_clamped(a);
       wa[v] = w[v] * a;
-      if constexpr (kTarget) w1[v] = at::vec::maximum(d * vlog2e, vfloor).exp2();
-      if constexpr (!kGreedy) candidate = candidate | (y[v] + vnoise_max >= vthr);
+      if constexpr (kTarget) w1[v] = exp2_clamped(at::vec::maximum(d * vlog2e, vfloor));
     }
-    // Each block's terms are summed as a tree before joining the running sums, so
-    // a lane's sum sees ~kChunk / kBlock + log2(kVecsPerBlock) roundings instead of
-    // kChunk / kW: many equal terms (a flat bulk) otherwise round the same way
-    // each time and the entropy drifts by ~1e-5.
     vS = vS + tree_sum<kVecsPerBlock>(w);
     vT = vT + tree_sum<kVecsPerBlock>(wa);
     if constexpr (kTarget) vS1 = vS1 + tree_sum<kVecsPerBlock>(w1);
-    if constexpr (kGreedy) {
-      for (int v = 0; v < kVecsPerBlock; ++v) {
-        const Vec better = x[v] > vbest;  // strict: the earlier entry keeps a tie
-        vbest = Vec::blendv(vbest, x[v], better);
-        vbidx = Vec::blendv(vbidx, iota + Vec(static_cast<float>(i0 + v * kW)), better);
-      }
-    } else {
-      if (candidate.zero_mask() == kAllZero) continue;  // filter 1
-      float u[kBlock], e[kBlock];
-      uniform_block(seed, offset, begin + i0, u, e);
-      for (int v = 0; v < kVecsPerBlock; ++v) {
-        const Vec ev = Vec::loadu(e + v * kW);
-        if ((ev <= w[v] * vC).zero_mask() == kAllZero) continue;  // filter 2
-        // neg_log2_uniform, lane-wise: -log1p(-e) log2(e) where e <= 1/2, else -log2(u)
-        const Vec from_u = Vec::loadu(u + v * kW).log2().neg();
-        const Vec from_e = ev.neg().log1p().neg() * vlog2e;
-        const Vec E = Vec::blendv(from_u, from_e, ev <= vhalf);
-        const Vec score = y[v] + E.log2().neg();
-        const Vec better = score > vbest;
-        vbest = Vec::blendv(vbest, score, better);
-        vbidx = Vec::blendv(vbidx, iota + Vec(static_cast<float>(i0 + v * kW)), better);
-      }
-    }
   }
-
   st.S = hsum(vS);
   st.T = hsum(vT);
   st.S1 = kTarget ? hsum(vS1) : 0.0f;
-  float best[kW], bidx[kW];
-  vbest.store(best);
-  vbidx.store(bidx);
-  for (int l = 0; l < kW; ++l) {
-    if (bidx[l] < 0.0f) continue;
-    const int64_t idx = static_cast<int64_t>(bidx[l]);
-    if (best[l] > st.best || (best[l] == st.best && begin + idx < st.best_idx)) {
-      st.best = best[l];
-      st.best_idx = begin + idx;
-      st.best_x = buf[idx];
-    }
-  }
   return st;
 }
 
-// Per-row set-up: temperature (given, or from position + schedule), scale, mode.
-struct RowSetup {
-  float s;
-  bool greedy;
-  bool target;  // accumulate the tau = 1 sums separately
-  bool bad;
-};
+// Pass 1 for one (row, chunk) item.
+template <typename scalar_t>
+ChunkState chunk_pass(const scalar_t* x, int64_t n, const RowSetup& row, float* buf) {
+  const float max_x = load_chunk(x, n, buf);
+  return row.target ? chunk_sums<true>(buf, n, max_x, row.s) : chunk_sums<false>(buf, n, max_x, row.s);
+}
 
-inline RowSetup setup_row(const SampleArgs& a, int64_t r) {
-  float tau;
-  bool bad = false;
-  if (a.positions != nullptr) {
-    bad = a.positions[r] < 0;
-    tau = bad ? 1.0f : schedule_temperature(a.positions[r], a.schedule);
-  } else {
-    tau = a.temperature[r];
+// Step 1 of the draw: the chunk (sampling_math.h), or for greedy rows the first
+// chunk holding the row max.
+inline int64_t pick_chunk(const ChunkState* states, int64_t n_chunks, const ChunkState& row_state,
+                          const RowSetup& row, uint64_t seed, uint64_t offset) {
+  if (row.greedy) {
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      if (states[c].max_x == row_state.max_x) return c;
+    }
+    return 0;  // unreachable for a valid row
   }
-  if (!(tau >= 0.0f && tau < INFINITY)) {  // negative, NaN or inf
-    bad = true;
-    tau = 1.0f;
+  double best = -INFINITY;
+  int64_t best_c = -1;
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    const double sc = chunk_score(states[c], row_state.max_x, row.s, seed, offset, static_cast<uint32_t>(c));
+    if (sc > -INFINITY && beats(sc, c, best, best_c)) {
+      best = sc;
+      best_c = c;
+    }
   }
-  const float s = inverse_scale(tau);
-  if (!(s < INFINITY)) bad = true;  // tau so small that 1/tau overflows
-  return RowSetup{s, tau == 0.0f, a.want_target && s != kLog2e, bad};
+  return best_c;
+}
+
+// Step 2 of the draw over the converted chosen chunk buf[0, n) (entry 0 is
+// vocabulary index `begin`): returns the chunk-local index of the token. The
+// score of the chunk's largest y seeds thr; the other entries are evaluated only
+// where the exact filters allow (a Philox call per 32 entries that pass filter 1,
+// the logarithms for the few that pass filter 2).
+inline int64_t pick_token(const float* buf, int64_t n, int64_t begin, float row_max, const RowSetup& row,
+                          uint64_t seed, uint64_t offset) {
+  if (row.greedy) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (buf[i] == row_max) return i;
+    }
+    return 0;  // unreachable: the caller picked a chunk holding the max
+  }
+  const float s = row.s;
+  int64_t best = 0;
+  float ybest = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    const float y = buf[i] * s;
+    if (y > ybest) {
+      ybest = y;
+      best = i;
+    }
+  }
+  double thr = entry_score(ybest, entry_word(seed, offset, static_cast<uint32_t>(begin + best)));
+  for (int64_t b = 0; b < n; b += kPickBlock) {
+    const int64_t e = std::min<int64_t>(b + kPickBlock, n);
+    bool any = false;
+    for (int64_t i = b; i < e && !any; ++i) any = i != best && may_reach_by_value(buf[i] * s, thr);
+    if (!any) continue;
+    uint32_t words[4][kPhiloxGroups];
+    philox_words16(seed, offset, kLevelToken, static_cast<uint32_t>((begin + b) >> 1), words);
+    for (int64_t i = b; i < e; ++i) {
+      if (i == best) continue;
+      const int g = static_cast<int>((i - b) >> 1), h = static_cast<int>((i - b) & 1);
+      const uint64_t w = static_cast<uint64_t>(words[2 * h][g]) << 32 | words[2 * h + 1][g];
+      const float y = buf[i] * s;
+      if (!may_reach(y, thr, w)) continue;
+      const double sc = entry_score(y, w);
+      if (beats(sc, i, thr, best)) {
+        thr = sc;
+        best = i;
+      }
+    }
+  }
+  return best;
+}
+
+inline void write_result(const SampleArgs& a, int64_t r, const RowResult& res) {
+  a.tokens[r] = res.token;
+  a.logprobs[r] = res.logprob;
+  if (a.target_logprobs != nullptr) a.target_logprobs[r] = res.target_logprob;
+  if (a.entropy != nullptr) a.entropy[r] = res.entropy;
 }
 
 template <typename scalar_t>
 void sample_rows_typed(const SampleArgs& a) {
   const auto* logits = static_cast<const scalar_t*>(a.logits);
-  const int64_t n_chunks = (a.vocab + kChunk - 1) / kChunk;
-  const int64_t n_items = a.batch * n_chunks;
+  const int64_t n_chunks = num_chunks(a.vocab);
   std::vector<RowSetup> rows(a.batch);
   for (int64_t r = 0; r < a.batch; ++r) rows[r] = setup_row(a, r);
-  std::vector<RowState> states(n_items);
+  std::vector<ChunkState> states(a.batch * n_chunks);
+  auto chunk_len = [&](int64_t c) { return std::min(kChunkSize, a.vocab - c * kChunkSize); };
 
-  at::parallel_for(0, n_items, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<float> buf(kChunk);
-    RowState carried = empty_state();  // this thread's earlier chunks of the same row
+  at::parallel_for(0, a.batch * n_chunks, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> buf(kChunkSize);
     for (int64_t item = lo; item < hi; ++item) {
-      const int64_t r = item / n_chunks;
-      const int64_t c = item % n_chunks;
-      if (c == 0 || item == lo) carried = empty_state();
-      const RowSetup& row = rows[r];
-      if (row.bad) {
-        states[item] = empty_state();
-        continue;
-      }
-      const int64_t begin = c * kChunk;
-      const int64_t n = std::min(kChunk, a.vocab - begin);
-      const float max_x = load_chunk(logits + r * a.row_stride + begin, n, buf.data());
-      // The winner reaches at least the best score seen so far and the noisy
-      // score of the largest entry seen so far (>= its y + kNoiseMin).
-      const float carried_m = carried.max_x * row.s;
-      const float floor_score =
-          carried_m < INFINITY ? std::max(carried.best, carried_m + kNoiseMin) : -INFINITY;
-      const uint64_t seed = static_cast<uint64_t>(a.seeds[r]);
-      const uint64_t offset = static_cast<uint64_t>(a.offsets[r]);
-      RowState st;
-      if (row.greedy) {
-        st = sweep_chunk<true, false>(buf.data(), begin, n, max_x, row.s, seed, offset, floor_score);
-      } else if (row.target) {
-        st = sweep_chunk<false, true>(buf.data(), begin, n, max_x, row.s, seed, offset, floor_score);
-      } else {
-        st = sweep_chunk<false, false>(buf.data(), begin, n, max_x, row.s, seed, offset, floor_score);
-      }
-      states[item] = st;
-      carried = merge_states(carried, st, row.s);
+      const int64_t r = item / n_chunks, c = item % n_chunks;
+      states[item] = rows[r].bad ? empty_state()
+                                 : chunk_pass(logits + r * a.row_stride + c * kChunkSize, chunk_len(c), rows[r],
+                                              buf.data());
     }
   });
 
-  at::parallel_for(0, a.batch, 16, [&](int64_t lo, int64_t hi) {
+  at::parallel_for(0, a.batch, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> buf(kChunkSize);
     for (int64_t r = lo; r < hi; ++r) {
-      RowState st = states[r * n_chunks];
-      for (int64_t c = 1; c < n_chunks; ++c) st = merge_states(st, states[r * n_chunks + c], rows[r].s);
-      const RowResult res = finalize_row(st, rows[r].s, rows[r].bad, a.want_target);
-      a.tokens[r] = res.token;
-      a.logprobs[r] = res.logprob;
-      if (a.target_logprobs != nullptr) a.target_logprobs[r] = res.target_logprob;
-      if (a.entropy != nullptr) a.entropy[r] = res.entropy;
+      const RowSetup& row = rows[r];
+      const ChunkState* st = states.data() + r * n_chunks;
+      ChunkState merged = st[0];
+      for (int64_t c = 1; c < n_chunks; ++c) merged = merge_states(merged, st[c], row.s);
+      if (row_is_invalid(merged, row)) {
+        write_result(a, r, invalid_result());
+        continue;
+      }
+      const uint64_t seed = static_cast<uint64_t>(a.seeds[r]);
+      const uint64_t offset = static_cast<uint64_t>(a.offsets[r]);
+      const int64_t c = pick_chunk(st, n_chunks, merged, row, seed, offset);
+      const int64_t begin = c * kChunkSize;
+      load_chunk(logits + r * a.row_stride + begin, chunk_len(c), buf.data());
+      const int64_t i = pick_token(buf.data(), chunk_len(c), begin, merged.max_x, row, seed, offset);
+      write_result(a, r, finalize_row(merged, row, begin + i, buf[i], a.want_target));
     }
   });
 }
 
 void sample_rows(const SampleArgs& a) {
   switch (a.dtype) {
-    case c10::ScalarType::Float:
+    case LogitsDtype::kFloat32:
       return sample_rows_typed<float>(a);
-    case c10::ScalarType::BFloat16:
+    case LogitsDtype::kBFloat16:
       return sample_rows_typed<c10::BFloat16>(a);
-    case c10::ScalarType::Half:
+    case LogitsDtype::kFloat16:
       return sample_rows_typed<c10::Half>(a);
-    default:
-      TORCH_CHECK(false, "ead::sample: unsupported logits dtype ", a.dtype);
   }
+  TORCH_CHECK(false, "ead::sample: unsupported logits dtype");
 }
 
 }  // namespace CPU_CAPABILITY

@@ -3,10 +3,10 @@
 // kernel (csrc/cuda/sample_kernel.cuh) on the current stream.
 //
 // No host synchronisation: invalid rows are flagged in the outputs (token -1),
-// never raised here, and the split-row workspace is zeroed by an async memset.
-// So the op can be captured in a CUDA graph (the workspace comes from the
-// graph's private memory pool during capture) and run under torch.compile
-// (the fake implementation is registered in ead_ext/_ops.py).
+// never raised here, and the arrival tickets of the workspace are zeroed by an
+// async memset. So the op can be captured in a CUDA graph (the workspace comes
+// from the graph's private memory pool during capture) and run under
+// torch.compile (the fake implementation is registered in ead_ext/_ops.py).
 #include <limits>
 
 #include <c10/cuda/CUDAException.h>
@@ -20,30 +20,6 @@
 namespace ead::cuda {
 namespace {
 
-template <typename DT>
-void run(const at::Tensor& logits, const std::optional<at::Tensor>& temperature,
-         const std::optional<at::Tensor>& positions, const at::Tensor& seeds, const at::Tensor& offsets,
-         const ScheduleParams& schedule, bool want_target, at::Tensor& tokens, at::Tensor& logprobs,
-         at::Tensor& target, at::Tensor& entropy) {
-  const int64_t B = logits.size(0);
-  const int64_t V = logits.size(1);
-  const LaunchPlan plan = plan_launch<DT>(B, V);
-  TORCH_CHECK(plan.blocks <= std::numeric_limits<int32_t>::max(), "ead::sample: batch too large for one launch (",
-              B, " rows x ", plan.splits, " blocks per row)");
-  at::Tensor workspace;
-  if (plan.workspace_bytes > 0) {
-    workspace = at::empty({static_cast<int64_t>(plan.workspace_bytes)}, logits.options().dtype(at::kByte));
-  }
-
-  SampleParams p{};
-  fill_row_io(p, logits, temperature, positions, schedule, seeds, offsets, want_target, tokens, logprobs, target,
-              entropy);
-  attach_workspace(p, plan, workspace.defined() ? workspace.data_ptr() : nullptr);
-
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(logits.device().index()).stream();
-  C10_CUDA_CHECK(launch_sample<DT>(p, plan, stream));
-}
-
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sample_cuda(
     const at::Tensor& logits, const std::optional<at::Tensor>& temperature,
     const std::optional<at::Tensor>& positions, const at::Tensor& seeds, const at::Tensor& offsets,
@@ -55,24 +31,20 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sample_cuda(
   const c10::cuda::CUDAGuard guard(logits.device());
   auto [tokens, logprobs, target, entropy] =
       allocate_outputs(logits, return_target_logprobs, return_entropy);
-  if (logits.size(0) == 0) return {tokens, logprobs, target, entropy};
+  const int64_t B = logits.size(0);
+  if (B == 0) return {tokens, logprobs, target, entropy};
 
-  switch (logits.scalar_type()) {
-    case at::kFloat:
-      run<F32>(logits, temperature, positions, seeds, offsets, schedule, return_target_logprobs, tokens, logprobs,
-               target, entropy);
-      break;
-    case at::kBFloat16:
-      run<BF16>(logits, temperature, positions, seeds, offsets, schedule, return_target_logprobs, tokens, logprobs,
-                target, entropy);
-      break;
-    case at::kHalf:
-      run<F16>(logits, temperature, positions, seeds, offsets, schedule, return_target_logprobs, tokens, logprobs,
-               target, entropy);
-      break;
-    default:
-      TORCH_CHECK(false, "ead::sample: unsupported logits dtype ", logits.scalar_type());
-  }
+  const LaunchPlan plan = plan_launch(B, logits.size(1));
+  TORCH_CHECK(plan.blocks <= std::numeric_limits<int32_t>::max(), "ead::sample: batch too large for one launch (",
+              B, " rows x ", plan.blocks_per_row, " blocks per row)");
+  // Chunk states, then tickets (LaunchPlan); the caching allocator aligns far beyond 16 bytes.
+  at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspace_bytes)}, logits.options().dtype(at::kByte));
+  SampleArgs args = make_sample_args(logits, temperature, positions, schedule, seeds, offsets,
+                                     return_target_logprobs, tokens, logprobs, target, entropy);
+  attach_workspace(args, plan, workspace.data_ptr());
+
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(logits.device().index()).stream();
+  C10_CUDA_CHECK(launch_sample(args, plan, stream));
   return {tokens, logprobs, target, entropy};
 }
 

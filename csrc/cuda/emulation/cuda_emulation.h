@@ -14,8 +14,8 @@
 // __shared__ variables become function statics: one copy, which is right as
 // blocks run one at a time. One OS thread, deterministic, light on a shared
 // machine. Memory-model details (fences, L1 bypass) are not emulated: this
-// checks the kernel's logic (indexing, filters, compaction queue, merges, tie
-// rules, last-block protocol), not its timing or races; compute-sanitizer
+// checks the kernel's logic (indexing, filters, merges, tie rules, the
+// last-block protocol), not its timing or races; compute-sanitizer
 // (scripts/cuda_sanitizer_check.sh) checks those on a GPU.
 //
 // Test-only: never part of the built extension.
@@ -58,11 +58,12 @@ namespace ead_emu {
 struct Dim {
   unsigned x = 0, y = 0, z = 0;
 };
-// Work counters of the kernel (EAD_EMU_COUNT in sample_kernel.cuh).
+// Work counters of the kernel (EAD_EMU_COUNT in sample_kernel.cuh): how much of
+// the chosen chunks of tempered rows the exact filters leave to score.
 struct Counters {
-  uint64_t groups_seen = 0;     // Philox groups of 4 entries swept by tempered rows
-  uint64_t groups_drawn = 0;    // groups that passed filter 1 (Philox run)
-  uint64_t entries_noised = 0;  // entries that passed filter 2 (two logarithms)
+  uint64_t entries_picked = 0;  // entries of the chosen chunks (token pick of tempered rows)
+  uint64_t pairs_drawn = 0;     // Philox calls after the seed scores (pairs passing filter 1)
+  uint64_t entries_scored = 0;  // exact scores computed (seeds + entries passing both filters)
 };
 inline Counters& counters() {
   static Counters c;

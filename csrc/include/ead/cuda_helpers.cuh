@@ -1,13 +1,11 @@
 // Device-side helpers of the CUDA sampling kernel (framework-free, nvcc only):
-// fast special-function intrinsics, NaN-propagating max, warp shuffles of the
-// mergeable RowState and an order-free merge rule for interleaved ranges.
+// the fast 2^x of the softmax terms, a NaN-propagating max, and warp shuffles of
+// the shared ChunkState and of a draw candidate.
 //
-// Nothing here changes the shared math of sampling_math.h: the noise of an
-// entry that may win is still ead::gumbel_noise (accurate log2f, as the CPU's
-// Sleef log2 and the reference's NumPy log2, all within 1 ulp), so the drawn
-// tokens agree with the CPU up to float near-ties. The fast intrinsics serve
-// only the softmax sums (whose rounding the tests tolerate) and the exact noise
-// filter, which carries a margin far above their error.
+// Nothing here changes the shared math of sampling_math.h: the scores that pick
+// the chunk and the token are the header's (double log2 / log1p), so the drawn
+// tokens agree with the CPU up to the near-ties of its file comment. The fast
+// intrinsic serves only the chunk sums, whose rounding the tests tolerate.
 #pragma once
 #if !defined(__CUDACC__) && !defined(EAD_CUDA_EMULATION_ACTIVE)
 #error "ead/cuda_helpers.cuh is for nvcc (or the CPU emulation of csrc/cuda/emulation)"
@@ -22,8 +20,10 @@ namespace ead::cuda {
 constexpr unsigned kFullMask = 0xffffffffu;
 
 // 2^x on the special-function unit (ex2.approx.ftz.f32: relative error about
-// 2^-22, subnormal results flushed to 0). Used for the softmax sums, where the
-// CPU uses Sleef's exp2 (1 ulp): sums agree to a few ulps, tokens are unaffected.
+// 2^-22, subnormal results flushed to 0; exact at integers, so the largest entry
+// of a range adds exactly 1). The pass-1 terms are clamped at 2^-126, the
+// smallest normal, so the flush never applies. The CPU uses Sleef's exp2 (1 ulp):
+// sums agree to a few ulps, which moves chunk scores by ~1e-7 relative.
 __device__ __forceinline__ float fast_exp2(float x) {
 #if defined(__CUDA_ARCH__)
   float y;
@@ -34,7 +34,8 @@ __device__ __forceinline__ float fast_exp2(float x) {
 #endif
 }
 
-// max(a, b) that returns NaN when either input is NaN (fmaxf ignores NaN).
+// max(a, b) that returns NaN when either input is NaN (fmaxf ignores NaN): a NaN
+// logit must reach the chunk's max_x, which flags the row.
 __device__ __forceinline__ float max_nan(float a, float b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   float r;
@@ -45,77 +46,40 @@ __device__ __forceinline__ float max_nan(float a, float b) {
 #endif
 }
 
-__device__ __forceinline__ float warp_max_nan(float v) {
+__device__ __forceinline__ ChunkState shfl_xor_state(const ChunkState& s, int lane_mask) {
+  return ChunkState{__shfl_xor_sync(kFullMask, s.max_x, lane_mask), __shfl_xor_sync(kFullMask, s.S, lane_mask),
+                    __shfl_xor_sync(kFullMask, s.T, lane_mask), __shfl_xor_sync(kFullMask, s.S1, lane_mask)};
+}
+
+// Merges the 32 lanes' states by a fixed xor butterfly: the rounding of the sums
+// depends only on which lane holds what, never on timing, and since merge_states
+// is exactly commutative (max and one float addition per sum) every lane ends
+// with the same bits, so no broadcast is needed. All 32 lanes must call it;
+// empty_state() is the identity.
+__device__ __forceinline__ ChunkState warp_merge(ChunkState s, float scale) {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = max_nan(v, __shfl_xor_sync(kFullMask, v, o));
-  return v;
-}
-
-__device__ __forceinline__ float warp_max(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, o));
-  return v;
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
-  return v;
-}
-
-// Does candidate (score b, index ib) beat (a, ia)? Higher score wins; on equal
-// scores the lower index wins (index -1: no candidate). Order-free, so it can
-// merge lanes and warps whose entries interleave in the vocabulary.
-__device__ __forceinline__ bool beats(float b, int64_t ib, float a, int64_t ia) {
-  return b > a || (b == a && ib >= 0 && (ia < 0 || ib < ia));
-}
-
-// merge_states (sampling_math.h) with the order-free tie rule above: max and sums
-// are merge_states' own; the winner is the highest score, ties to the lowest
-// index. For ranges in vocabulary order it gives the same winner as
-// merge_states; it also serves ranges that interleave (the warps of a block).
-__device__ __forceinline__ RowState merge_states_by_index(const RowState& a, const RowState& b, float s) {
-  RowState r = merge_states(a, b, s);
-  if (beats(b.best, b.best_idx, a.best, a.best_idx)) {
-    r.best = b.best;
-    r.best_x = b.best_x;
-    r.best_idx = b.best_idx;
-  } else {
-    r.best = a.best;
-    r.best_x = a.best_x;
-    r.best_idx = a.best_idx;
-  }
-  return r;
-}
-
-__device__ __forceinline__ RowState shfl_down_state(const RowState& s, int delta) {
-  RowState r;
-  r.max_x = __shfl_down_sync(kFullMask, s.max_x, delta);
-  r.S = __shfl_down_sync(kFullMask, s.S, delta);
-  r.T = __shfl_down_sync(kFullMask, s.T, delta);
-  r.S1 = __shfl_down_sync(kFullMask, s.S1, delta);
-  r.best = __shfl_down_sync(kFullMask, s.best, delta);
-  r.best_x = __shfl_down_sync(kFullMask, s.best_x, delta);
-  r.best_idx = __shfl_down_sync(kFullMask, static_cast<long long>(s.best_idx), delta);
-  return r;
-}
-
-// Merges the states held by lanes [0, kLanes) of a warp, lane i's range before
-// lane i+1's: lane 0 returns merge(s_0, ..., s_{kLanes-1}) (a fixed tree, so the
-// rounding of the sums is reproducible). Lanes without a range hold
-// empty_state(), the identity of the merge. All 32 lanes must call it. `scale`:
-// the row's inverse scale s of merge_states.
-template <int kLanes>
-__device__ __forceinline__ RowState warp_merge_ordered(RowState s, float scale) {
-  static_assert(kLanes >= 1 && kLanes <= 32, "one warp");
-#pragma unroll
-  for (int o = 1; o < kLanes; o <<= 1) {
-    const RowState other = shfl_down_state(s, o);
-    // Lane i merges lane i + o (a later range); results of lanes that are not a
-    // multiple of 2o are never read again.
-    if ((threadIdx.x & 31) + o < 32) s = merge_states_by_index(s, other, scale);
-  }
+  for (int o = 16; o > 0; o >>= 1) s = merge_states(s, shfl_xor_state(s, o), scale);
   return s;
+}
+
+// A draw candidate: (score, index) ordered by ead::beats (index -1: none), with
+// the raw logit carried along, as finalize_row needs the winner's x.
+struct Candidate {
+  double score;
+  int index;  // vocabulary index (V <= INT32_MAX is checked by the op)
+  float x;
+};
+
+// The warp's best candidate in every lane. beats is order-free, so the
+// butterfly's pairing cannot change the winner.
+__device__ __forceinline__ Candidate warp_best(Candidate c) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const Candidate other{__shfl_xor_sync(kFullMask, c.score, o), __shfl_xor_sync(kFullMask, c.index, o),
+                          __shfl_xor_sync(kFullMask, c.x, o)};
+    if (beats(other.score, other.index, c.score, c.index)) c = other;
+  }
+  return c;
 }
 
 }  // namespace ead::cuda

@@ -6,10 +6,13 @@
 // of (seed, offset, v), so a row draws the same token whatever the batch size,
 // row order, thread count or the way the vocabulary is split across workers.
 //
-// Stream layout (must match ead_ext/reference.py):
+// Stream layout (must match ead_ext/reference.py): each draw takes one 64-bit
+// word, two per Philox call, keyed by the row's seed and counted by its offset:
 //   key     = (seed_lo32, seed_hi32)
-//   counter = (v / 4, 0, offset_lo32, offset_hi32)
-//   word    = output[v % 4]
+//   counter = (index / 2, level, offset_lo32, offset_hi32)
+//   word    = out[2 (index % 2)] << 32 | out[2 (index % 2) + 1]
+// level 0: index = vocabulary entry (the token pick), level 1: index = chunk
+// (the chunk pick), so the two levels never share a random number.
 #pragma once
 #include <cstdint>
 
@@ -68,10 +71,26 @@ EAD_HOST_DEVICE Philox4x32Out philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c
   return Philox4x32Out{{c0, c1, c2, c3}};
 }
 
-// The four 32-bit words that cover vocabulary entries [4*group, 4*group + 4).
-EAD_HOST_DEVICE Philox4x32Out noise_words(uint64_t seed, uint64_t offset, uint32_t group) {
-  return philox4x32_10(group, 0u, static_cast<uint32_t>(offset), static_cast<uint32_t>(offset >> 32),
+constexpr uint32_t kLevelToken = 0;
+constexpr uint32_t kLevelChunk = 1;
+
+// The Philox output holding the words of indices 2 pair and 2 pair + 1 of a level.
+EAD_HOST_DEVICE Philox4x32Out pair_words(uint64_t seed, uint64_t offset, uint32_t level, uint32_t pair) {
+  return philox4x32_10(pair, level, static_cast<uint32_t>(offset), static_cast<uint32_t>(offset >> 32),
                        static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+}
+
+// Word `half` (0 or 1: index % 2) of a pair's output.
+EAD_HOST_DEVICE uint64_t word_of_pair(const Philox4x32Out& o, int half) {
+  return half == 0 ? (static_cast<uint64_t>(o.x[0]) << 32 | o.x[1]) : (static_cast<uint64_t>(o.x[2]) << 32 | o.x[3]);
+}
+
+EAD_HOST_DEVICE uint64_t entry_word(uint64_t seed, uint64_t offset, uint32_t entry) {
+  return word_of_pair(pair_words(seed, offset, kLevelToken, entry >> 1), static_cast<int>(entry & 1u));
+}
+
+EAD_HOST_DEVICE uint64_t chunk_word(uint64_t seed, uint64_t offset, uint32_t chunk) {
+  return word_of_pair(pair_words(seed, offset, kLevelChunk, chunk >> 1), static_cast<int>(chunk & 1u));
 }
 
 }  // namespace ead

@@ -1,97 +1,133 @@
-// Shared math of the fused sampling op: temperature scaling in log2 units,
-// Gumbel noise from Philox words, the mergeable per-chunk state and the
-// finalisation into (token, log-probs, entropy). The CPU kernel, the CUDA kernel
-// and ead_ext/reference.py implement exactly these formulas.
+// Shared math of the fused sampling op: the two-level exact draw. The CPU
+// kernel, the CUDA kernel and ead_ext/reference.py implement exactly these
+// formulas; the kernels call these functions.
 //
-// For a row with logits x, temperature tau > 0 and inverse scale
-// s = fl32(log2(e) / tau):
-//   y_i     = fl32(x_i * s)                    logits/tau in log2 units
-//   u_i     = (w_i + 1/2) * 2^-32              w_i the 32-bit Philox word of entry i
-//   n_i     = -log2(-log2(u_i))                Gumbel noise in log2 units
-//   token   = argmax_i (y_i + n_i), ties to the lowest index
-// argmax(y + n) is an exact draw from softmax(x / tau) (Gumbel-max trick: the
-// natural-log Gumbel -ln(-ln u) is n_i ln 2 - ln ln 2, and y_i ln 2 = x_i / tau;
-// scaling by ln 2 and the constant shift leave the argmax unchanged).
-// tau == 0 is greedy: token = argmax_i x_i (lowest index on ties), and the
-// reported statistics are those of tau = 1, as vLLM reports for greedy rows.
+// A row (logits x, temperature tau > 0, inverse scale s = fl32(log2(e) / tau))
+// is cut into chunks of kChunkSize entries (a constant of the op: the same on
+// every device, batch size and thread count; the last chunk may be short).
 //
-// All 32 bits of the word are used: the noise reaches 32.47 (log2 units), so an
-// entry 22.5 nats below the top can still win. (With 23-bit uniforms the noise
-// stops at 23.47: entries more than ~16 nats below the top were never drawn,
-// which a chi-square test of 100k draws over a 151,936-entry vocabulary sees.)
-// Near u = 1 the float u rounds away its low bits, so -log2(u) is taken from
-// the complement e = 1 - u = (~w + 1/2) * 2^-32 there (see neg_log2_uniform).
+// Pass 1 (one read of the logits, no random numbers): per chunk c its max m_c
+// and, against it, the sums of ChunkState (S_c, T_c and, when the tau = 1
+// log-prob is asked for, S1_c). Merging the chunk states gives the row's max M,
+// log-normaliser and entropy.
 //
-// Skipping noise: n_i lies in [kNoiseMin, kNoiseMax] for every 32-bit word,
-// so an entry whose y_i + kNoiseMax is below the score the winner is already
-// known to reach (max_j y_j + kNoiseMin, or the best score so far) cannot win.
-// Its noise is never computed; the draw is unchanged, bit for bit.
+// The draw (random numbers per row, not per entry):
+//  1. chunk:  c* = argmax_c  L_c + G_c,  L_c = fl(fl(m_c - M) s) + log2 S_c
+//     (log2 of the chunk's mass sum_{i in c} 2^(x_i s), relative to 2^(M s));
+//  2. token:  t* = argmax_{i in c*}  y_i + G_i,  y_i = fl32(x_i s)
+//     (only the chosen chunk is read again);
+// G are independent Gumbel variables in log2 units (below), ties go to the
+// lowest index. By the Gumbel-max trick step 1 picks chunk c with probability
+// mass_c / sum mass, and step 2 token i of it with probability 2^y_i / mass_c,
+// so P(i) = 2^y_i / sum_j 2^y_j: softmax(x / tau), exactly.
+// tau == 0 is greedy: the first chunk whose max is M, the first entry equal to M
+// in it (= the first argmax of the row); statistics at tau = 1, as vLLM reports.
+//
+// Resolution. The Gumbel variables come from 64-bit uniforms (two Philox words),
+// G = -log2(-log2 u) in double: G lies in [kNoiseMin, kNoiseMax] = [-6.02, 64.47],
+// so an entry can win its chunk unless it lies more than 70.5 log2 units (48.9
+// nats, a probability ratio of 2^-70) below the chunk's largest entry; no other
+// bound exists (the 32-bit noise of the previous design stopped at 22.5 nats).
+// The chunk pick weighs chunks by float sums, whose rounding moves a chunk's
+// probability by a relative ~1e-6, far below what any test of the samples sees.
+//
+// Determinism. A row's token depends only on its logits, tau, seed and offset:
+// chunk boundaries are fixed, the random numbers are keyed by (seed, offset,
+// level, index) (philox.h), and the draw is an argmax. Different devices sum a
+// chunk in different orders, so L_c may differ by float rounding: two
+// implementations can disagree only when two chunk scores (or two token scores)
+// are within that rounding of each other (counted as near-ties in the tests).
+//
+// Exact filters (kernels only; the reference evaluates every entry of the
+// chunk). In step 2 an entry i can beat a score thr that some entry reaches
+// only if y_i + kNoiseMax >= thr (filter 1) and, since -log2 u >= (1 - u) log2 e,
+// only if e_i = 1 - u_i <= ln2 2^(y_i - thr) (filter 2). The kernels seed thr
+// with the exact score of the chunk's largest y, so that in practice only a few
+// entries compute the logarithms; skipped entries cannot win, so the drawn token
+// is that of a full evaluation, bit for bit.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
 #include "ead/macros.h"
+#include "ead/philox.h"
 
 namespace ead {
 
 constexpr double kLog2eD = 1.4426950408889634;
 constexpr float kLog2e = 1.44269504088896340736f;
 constexpr float kLn2 = 0.693147180559945309417f;
-// Exact noise range over all words: n_max = -log2(2^-33 log2 e) = 32.471 (w = 2^32 - 1),
-// n_min = -log2(33) = -5.044 (w = 0); widened so that 1-2 ulp errors of the log
-// implementations (Sleef, CUDA, torch) cannot push a real noise value outside.
-constexpr float kNoiseMax = 32.5f;
-constexpr float kNoiseMin = -5.05f;
+
+// Entries per chunk: the unit of pass 1 and of the re-read of the draw (4 KB of
+// bf16). A multiple of 64 (whole vectors and Philox pairs at every width).
+constexpr int64_t kChunkSize = 2048;
+
+// Gumbel range over all 64-bit words: w = 2^64 - 1 gives e = 2^-65 and
+// G = 65 - log2(log2 e) = 64.471; w = 0 gives u = 2^-65 and G = -log2(65) = -6.022.
+// Widened so that 1-ulp differences of double log implementations cannot cross.
+constexpr double kNoiseMax = 64.5;
+constexpr double kNoiseMin = -6.03;
 
 // Inverse temperature scale in log2 units. Callers check tau >= 0 and finite.
 EAD_HOST_DEVICE float inverse_scale(float tau) {
   return tau == 0.0f ? kLog2e : static_cast<float>(kLog2eD / static_cast<double>(tau));
 }
 
-// u = (w + 1/2) 2^-32 and its complement e = 1 - u = (~w + 1/2) 2^-32, each
-// rounded once to float (the integer converts exactly or rounds to nearest;
-// adding 1/2 rounds once more; the power-of-two scale is exact).
-EAD_HOST_DEVICE float uniform_from_bits(uint32_t w) {
-  return (static_cast<float>(w) + 0.5f) * 2.3283064365386962890625e-10f;
-}
-EAD_HOST_DEVICE float complement_from_bits(uint32_t w) {
-  return (static_cast<float>(~w) + 0.5f) * 2.3283064365386962890625e-10f;
-}
-
-// E = -log2(u) to float accuracy over the whole range: from the complement when
-// u >= 1/2 (e <= 1/2), where u itself has lost its low bits.
-EAD_HOST_DEVICE float neg_log2_uniform(float u, float e) {
-  return e <= 0.5f ? -log1pf(-e) * kLog2e : -log2f(u);
+// Gumbel noise (log2 units) of a 64-bit word, in double:
+//   u = (w + 1/2) 2^-64, e = 1 - u = (~w + 1/2) 2^-64 (each rounded to double),
+//   E = -log2 u, taken from e where e <= 1/2 (u near 1 has lost its low bits),
+//   G = -log2 E.
+EAD_HOST_DEVICE double gumbel_noise(uint64_t w) {
+  const double u = (static_cast<double>(w) + 0.5) * 5.421010862427522170037e-20;  // 2^-64
+  const double e = (static_cast<double>(~w) + 0.5) * 5.421010862427522170037e-20;
+  const double E = e <= 0.5 ? -log1p(-e) * kLog2eD : -log2(u);
+  return -log2(E);
 }
 
-// Scalar Gumbel noise (log2 units). Vectorised kernels compute the same formula
-// with their own log2 / log1p.
-EAD_HOST_DEVICE float gumbel_noise(uint32_t w) {
-  return -log2f(neg_log2_uniform(uniform_from_bits(w), complement_from_bits(w)));
+// A lower bound on e = 1 - u from the high 32 bits of w (e >= (~hi) 2^-32;
+// the float rounding of ~hi is covered by filter 2's margin).
+EAD_HOST_DEVICE float complement_lower_bound(uint64_t w) {
+  return static_cast<float>(~static_cast<uint32_t>(w >> 32)) * 2.3283064365386962890625e-10f;
 }
 
-// Running state of one contiguous range of a row. Ranges merge associatively
-// (merge(a, b) with a before b in vocabulary order), so a row may be split over
-// threads or CUDA blocks in any way without changing the drawn token.
+// Filters 1 and 2 (file comment) for an entry with scaled logit y against a score
+// thr that is reached: false means the entry cannot reach thr. The margin of
+// 2^0.01 (0.7 %) is far above the float error of the bound (~1e-6).
+EAD_HOST_DEVICE bool may_reach_by_value(float y, double thr) {
+  return static_cast<double>(y) + kNoiseMax >= thr;
+}
+EAD_HOST_DEVICE bool may_reach(float y, double thr, uint64_t w) {
+  if (!may_reach_by_value(y, thr)) return false;
+  const float gap = static_cast<float>(static_cast<double>(y) - thr);  // <= kNoiseMax
+  return complement_lower_bound(w) <= kLn2 * exp2f(gap + 0.01f);
+}
+
+// Score of an entry in step 2 and of a chunk in step 1.
+EAD_HOST_DEVICE double entry_score(float y, uint64_t w) { return static_cast<double>(y) + gumbel_noise(w); }
+
+// Does (score b, index ib) beat (a, ia)? Higher score wins; equal scores go to
+// the lower index; index -1 is "no candidate". Order-free, so partial winners can
+// be merged in any order.
+EAD_HOST_DEVICE bool beats(double b, int64_t ib, double a, int64_t ia) {
+  return ib >= 0 && (ia < 0 || b > a || (b == a && ib < ia));
+}
+
+// Pass-1 state of a contiguous range (a chunk, or merged chunks) of a row:
 //   max_x : max_i x_i (raw logits; NaN if any is NaN)
-//   a_i   = (x_i - max_x) * s   (log2 units; subtracting before scaling keeps
-//                                log-probs accurate when |x| / tau is large)
+//   a_i   = max((x_i - max_x) s, -126)  (log2 units; subtracting before scaling
+//           keeps log-probs accurate when |x| / tau is large; clamped at the
+//           smallest normal exponent: the omitted mass is below float resolution
+//           of S >= 1, and masked (-inf) entries land there too)
 //   S     : sum_i 2^a_i          T : sum_i 2^a_i a_i   (for the entropy)
-//   S1    : sum_i 2^((x_i - max_x) log2 e)   (tau = 1; only kept when asked for)
-//   best, best_x, best_idx : winning score, its raw logit and index
-struct RowState {
+//   S1    : sum_i 2^max((x_i - max_x) log2 e, -126)   (tau = 1; only when asked for)
+struct ChunkState {
   float max_x;
   float S;
   float T;
   float S1;
-  float best;
-  float best_x;
-  int64_t best_idx;
 };
 
-EAD_HOST_DEVICE RowState empty_state() {
-  return RowState{-INFINITY, 0.0f, 0.0f, 0.0f, -INFINITY, 0.0f, -1};
-}
+EAD_HOST_DEVICE ChunkState empty_state() { return ChunkState{-INFINITY, 0.0f, 0.0f, 0.0f}; }
 
 // Rescale (S, T) of a partial sum taken against a max `d` log2 units above the
 // merged one (d <= 0) to the merged max.
@@ -109,9 +145,11 @@ EAD_HOST_DEVICE void rescale_sums(float d, float S, float T, float& S_out, float
   T_out = f * (T + d * S);
 }
 
-// Merges two ranges of a row whose inverse scale is s (a before b).
-EAD_HOST_DEVICE RowState merge_states(const RowState& a, const RowState& b, float s) {
-  RowState r;
+// Merges two states of a row whose inverse scale is s. Associative up to the
+// rounding of the sums; callers merge in a fixed order, so results are
+// reproducible.
+EAD_HOST_DEVICE ChunkState merge_states(const ChunkState& a, const ChunkState& b, float s) {
+  ChunkState r;
   r.max_x = fmaxf(a.max_x, b.max_x);
   if (a.max_x != a.max_x || b.max_x != b.max_x) r.max_x = NAN;  // a NaN anywhere poisons the row
   float sa, ta, sb, tb, s1a, s1b, unused;
@@ -123,15 +161,47 @@ EAD_HOST_DEVICE RowState merge_states(const RowState& a, const RowState& b, floa
   r.S = sa + sb;
   r.T = ta + tb;
   r.S1 = s1a + s1b;
-  // Strictly greater: on equal scores the earlier range (lower index) wins.
-  const bool take_b = b.best > a.best;
-  r.best = take_b ? b.best : a.best;
-  r.best_x = take_b ? b.best_x : a.best_x;
-  r.best_idx = take_b ? b.best_idx : a.best_idx;
   return r;
 }
 
-// Results of one row; token < 0 flags an invalid row (see finalize_row).
+// L_c of step 1: log2 of the chunk's mass relative to 2^(M s), M the row max;
+// -inf for a chunk without mass (all masked, or so far below M that the scaled
+// gap overflows).
+EAD_HOST_DEVICE double chunk_log_mass(const ChunkState& c, float row_max, float s) {
+  if (!(c.S > 0.0f) || !(c.max_x > -INFINITY)) return -INFINITY;
+  const float d = (c.max_x - row_max) * s;
+  if (!(d > -INFINITY)) return -INFINITY;
+  return static_cast<double>(d) + log2(static_cast<double>(c.S));
+}
+
+EAD_HOST_DEVICE double chunk_score(const ChunkState& c, float row_max, float s, uint64_t seed, uint64_t offset,
+                                   uint32_t chunk) {
+  const double lm = chunk_log_mass(c, row_max, s);
+  return lm == -INFINITY ? -INFINITY : lm + gumbel_noise(chunk_word(seed, offset, chunk));
+}
+
+// Per-row set-up, shared by every kernel: the temperature (given, or from the
+// position and the schedule), the inverse scale, greedy / tau = 1-target modes
+// and the bad-input flag (negative position, tau < 0, NaN or inf, or a tau so
+// small that 1 / tau overflows).
+struct RowSetup {
+  float s;
+  bool greedy;
+  bool target;  // accumulate the tau = 1 sums separately (S1)
+  bool bad;
+};
+
+EAD_HOST_DEVICE RowSetup make_row_setup(float tau, bool bad, bool want_target) {
+  if (!(tau >= 0.0f && tau < INFINITY)) {  // negative, NaN or inf
+    bad = true;
+    tau = 1.0f;
+  }
+  const float s = inverse_scale(tau);
+  if (!(s < INFINITY)) bad = true;
+  return RowSetup{s, tau == 0.0f, want_target && s != kLog2e, bad};
+}
+
+// Results of one row; token < 0 flags an invalid row.
 struct RowResult {
   int64_t token;
   float logprob;
@@ -140,24 +210,32 @@ struct RowResult {
 };
 
 // A row is invalid when it holds a NaN or +inf logit, when x/tau overflows
-// float, when no logit is finite (all -inf), or when its temperature/position
-// was invalid (flagged by the caller with bad_input). The kernels never raise on
-// data: they flag the row (token -1, NaN statistics) and the Python wrapper turns
-// the flag into an error that names the row and the reason.
-EAD_HOST_DEVICE RowResult finalize_row(const RowState& st, float s, bool bad_input, bool want_target) {
-  const bool bad = bad_input || !(st.max_x * s < INFINITY) || st.max_x == -INFINITY ||
-                   st.best_idx < 0 || !(st.S > 0.0f);
-  if (bad) return RowResult{-1, NAN, NAN, NAN};
+// float, when no logit is finite (all -inf), when a tempered row has no finite
+// scaled logit (x * s underflows to -inf everywhere), or when its
+// temperature/position was invalid (bad_input). The kernels never raise on data:
+// they flag the row (token -1, NaN statistics) and the Python wrapper turns the
+// flag into an error that names the row and the reason.
+EAD_HOST_DEVICE bool row_is_invalid(const ChunkState& st, const RowSetup& rs) {
+  const float m = st.max_x * rs.s;
+  return rs.bad || st.max_x != st.max_x || !(m < INFINITY) || st.max_x == -INFINITY ||
+         (!rs.greedy && !(m > -INFINITY)) || !(st.S > 0.0f);
+}
+
+EAD_HOST_DEVICE RowResult invalid_result() { return RowResult{-1, NAN, NAN, NAN}; }
+
+// Statistics of a valid row from its merged state and the drawn token's logit.
+EAD_HOST_DEVICE RowResult finalize_row(const ChunkState& st, const RowSetup& rs, int64_t token, float token_x,
+                                       bool want_target) {
+  const float s = rs.s;
   const float log2_S = log2f(st.S);
+  RowResult r;
+  r.token = token;
+  r.logprob = ((token_x - st.max_x) * s - log2_S) * kLn2;
+  r.entropy = (log2_S - st.T / st.S) * kLn2;
   // At tau = 1 (and for greedy rows) the behaviour sums are the target sums;
   // kernels do not accumulate S1 then.
-  const bool same = (s == kLog2e);
-  RowResult r;
-  r.token = st.best_idx;
-  r.logprob = ((st.best_x - st.max_x) * s - log2_S) * kLn2;
-  r.entropy = (log2_S - st.T / st.S) * kLn2;
   if (want_target) {
-    r.target_logprob = same ? r.logprob : ((st.best_x - st.max_x) * kLog2e - log2f(st.S1)) * kLn2;
+    r.target_logprob = rs.target ? ((token_x - st.max_x) * kLog2e - log2f(st.S1)) * kLn2 : r.logprob;
   } else {
     r.target_logprob = 0.0f;
   }
