@@ -22,7 +22,7 @@ import torch
 from ._checks import check_sample_inputs
 from .schedule import schedule_temperature
 
-__all__ = ["CHUNK_SIZE", "philox4x32_10", "stream_words", "noise_from_words", "draw_scores", "op_temperatures",
+__all__ = ["CHUNK_SIZE", "philox4x32_10", "stream_words", "noise_from_words", "draw_scores", "inverse_scale", "op_temperatures",
            "sample"]
 
 LOG2E = 1.4426950408889634
@@ -81,7 +81,7 @@ def noise_from_words(words) -> torch.Tensor:
         return torch.from_numpy(-np.log2(neg_log2_u))
 
 
-def _scale(tau: torch.Tensor) -> torch.Tensor:
+def inverse_scale(tau: torch.Tensor) -> torch.Tensor:
     """fl32(log2 e / tau) per row (log2 e for greedy rows), as sampling_math.h's inverse_scale."""
     return torch.where(tau == 0, torch.full_like(tau, LOG2E), (LOG2E / tau.double()).to(torch.float32))
 
@@ -139,7 +139,7 @@ def sample(logits: torch.Tensor, temperature: Optional[torch.Tensor], positions:
         bad |= positions.detach().cpu() < 0
     tau = torch.where(bad, torch.ones_like(tau), tau)
     greedy = tau == 0
-    s = _scale(tau)
+    s = inverse_scale(tau)
     bad |= ~torch.isfinite(s)
     s = torch.where(bad, torch.full_like(s, LOG2E), s)
 

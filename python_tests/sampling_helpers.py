@@ -137,7 +137,7 @@ def decisive_scores(x_row: torch.Tensor, tau: float, seed: int, offset: int, a: 
     x = x_row.float().cpu()[None, :]
     if tau == 0:
         return float(x[0, a]), float(x[0, b])
-    s = torch.tensor([LOG2E / float(np.float32(tau))], dtype=torch.float64).float()
+    s = reference.inverse_scale(torch.tensor([tau], dtype=torch.float32))
     seeds, offsets = torch.tensor([seed]), torch.tensor([offset])
     ca, cb = a // reference.CHUNK_SIZE, b // reference.CHUNK_SIZE
     if ca != cb:

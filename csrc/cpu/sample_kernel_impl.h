@@ -210,7 +210,7 @@ inline int64_t pick_token(const float* buf, int64_t n, int64_t begin, float row_
       const int g = static_cast<int>((i - b) >> 1), h = static_cast<int>((i - b) & 1);
       const uint64_t w = static_cast<uint64_t>(words[2 * h][g]) << 32 | words[2 * h + 1][g];
       const float y = buf[i] * s;
-      if (!may_reach(y, thr, w)) continue;
+      if (!may_reach_by_value(y, thr) || !may_reach_by_noise(y, thr, w)) continue;
       const double sc = entry_score(y, w);
       if (beats(sc, i, thr, best)) {
         thr = sc;
@@ -221,13 +221,6 @@ inline int64_t pick_token(const float* buf, int64_t n, int64_t begin, float row_
   return best;
 }
 
-inline void write_result(const SampleArgs& a, int64_t r, const RowResult& res) {
-  a.tokens[r] = res.token;
-  a.logprobs[r] = res.logprob;
-  if (a.target_logprobs != nullptr) a.target_logprobs[r] = res.target_logprob;
-  if (a.entropy != nullptr) a.entropy[r] = res.entropy;
-}
-
 template <typename scalar_t>
 void sample_rows_typed(const SampleArgs& a) {
   const auto* logits = static_cast<const scalar_t*>(a.logits);
@@ -235,7 +228,7 @@ void sample_rows_typed(const SampleArgs& a) {
   std::vector<RowSetup> rows(a.batch);
   for (int64_t r = 0; r < a.batch; ++r) rows[r] = setup_row(a, r);
   std::vector<ChunkState> states(a.batch * n_chunks);
-  auto chunk_len = [&](int64_t c) { return std::min(kChunkSize, a.vocab - c * kChunkSize); };
+  auto chunk_len = [&](int64_t c) { return chunk_length(a.vocab, c); };
 
   at::parallel_for(0, a.batch * n_chunks, 1, [&](int64_t lo, int64_t hi) {
     std::vector<float> buf(kChunkSize);
@@ -255,7 +248,7 @@ void sample_rows_typed(const SampleArgs& a) {
       ChunkState merged = st[0];
       for (int64_t c = 1; c < n_chunks; ++c) merged = merge_states(merged, st[c], row.s);
       if (row_is_invalid(merged, row)) {
-        write_result(a, r, invalid_result());
+        store_result(a, r, invalid_result());
         continue;
       }
       const uint64_t seed = static_cast<uint64_t>(a.seeds[r]);
@@ -264,7 +257,7 @@ void sample_rows_typed(const SampleArgs& a) {
       const int64_t begin = c * kChunkSize;
       load_chunk(logits + r * a.row_stride + begin, chunk_len(c), buf.data());
       const int64_t i = pick_token(buf.data(), chunk_len(c), begin, merged.max_x, row, seed, offset);
-      write_result(a, r, finalize_row(merged, row, begin + i, buf[i], a.want_target));
+      store_result(a, r, finalize_row(merged, row, begin + i, buf[i], a.want_target));
     }
   });
 }

@@ -18,7 +18,7 @@
 //    (warp 0: Gumbel argmax over the chunks, or the first chunk holding the max
 //    for greedy rows), pick_token (all 256 threads re-read the chosen chunk,
 //    8 entries each, seeded by the exact score of each thread's largest entry and
-//    filtered exactly: only a few entries compute logarithms), write_result.
+//    filtered exactly: only a few entries compute logarithms), store_result.
 // No random numbers are drawn in pass 1, so the kernel costs about one read of
 // the logits plus one chunk per row.
 //
@@ -279,10 +279,7 @@ struct RowView {
   bool aligned;
   int64_t n_chunks;
   int64_t vocab;
-  __device__ __forceinline__ int chunk_len(int64_t c) const {
-    const int64_t rest = vocab - c * kChunkSize;
-    return static_cast<int>(rest < kChunkSize ? rest : kChunkSize);
-  }
+  __device__ __forceinline__ int chunk_len(int64_t c) const { return static_cast<int>(chunk_length(vocab, c)); }
 };
 
 template <typename DT>
@@ -399,7 +396,7 @@ __device__ __forceinline__ Candidate block_best(Candidate c, Candidate (&slots)[
 //  * tempered: argmax of entry_score. Each thread first scores its largest y
 //    exactly (first on ties); the block's best of those, thr, is a score that is
 //    reached, so an entry that cannot reach max(thr, the thread's best) cannot
-//    win and is skipped (may_reach_by_value before the Philox call, may_reach
+//    win and is skipped (may_reach_by_value before the Philox call, may_reach_by_noise
 //    before the logarithms). The winner is that of a full evaluation, bit for bit.
 template <typename DT>
 __device__ __forceinline__ Candidate pick_token(const typename DT::storage* chunk, int64_t begin, int n,
@@ -477,7 +474,7 @@ __device__ __forceinline__ Candidate pick_token(const typename DT::storage* chun
     for (int h = 0; h < 2; ++h) {
       const float yh = h == 0 ? y0 : y1;
       const uint64_t w = word_of_pair(words, h);
-      if (!(h == 0 ? t0 : t1) || !may_reach(yh, thr, w)) continue;
+      if (!(h == 0 ? t0 : t1) || !may_reach_by_value(yh, thr) || !may_reach_by_noise(yh, thr, w)) continue;
       const double sc = entry_score(yh, w);
       EAD_EMU_COUNT(entries_scored, 1);
       const int idx = base + 2 * p + h;
@@ -488,13 +485,6 @@ __device__ __forceinline__ Candidate pick_token(const typename DT::storage* chun
   return block_best(mine, sh.best[1]);
 }
 
-__device__ __forceinline__ void write_result(const SampleArgs& a, int64_t row, const RowResult& res) {
-  a.tokens[row] = res.token;
-  a.logprobs[row] = res.logprob;
-  if (a.target_logprobs != nullptr) a.target_logprobs[row] = res.target_logprob;
-  if (a.entropy != nullptr) a.entropy[row] = res.entropy;
-}
-
 // Steps 2-5 of the brief in the row's last block: merge, flag, pick the chunk
 // (warp 0, then broadcast), pick the token (whole block), write. Rows with a bad
 // temperature or position read nothing and are flagged here, by the same block
@@ -503,7 +493,7 @@ template <typename DT>
 __device__ __forceinline__ void finish_row(const SampleArgs& a, int64_t row, const RowSetup& rs,
                                            const RowView<DT>& v, BlockShared& sh) {
   if (rs.bad) {
-    if (threadIdx.x == 0) write_result(a, row, invalid_result());
+    if (threadIdx.x == 0) store_result(a, row, invalid_result());
     return;
   }
   const uint64_t seed = static_cast<uint64_t>(a.seeds[row]);
@@ -521,13 +511,13 @@ __device__ __forceinline__ void finish_row(const SampleArgs& a, int64_t row, con
   __syncthreads();
   const int chunk = sh.chunk;
   if (chunk < 0) {  // flagged row (a valid row always has a chunk with mass: its max's)
-    if (threadIdx.x == 0) write_result(a, row, invalid_result());
+    if (threadIdx.x == 0) store_result(a, row, invalid_result());
     return;
   }
   const int64_t begin = static_cast<int64_t>(chunk) * kChunkSize;
   const Candidate t =
       pick_token<DT>(v.x + begin, begin, v.chunk_len(chunk), v.aligned, rs, sh.row_max, seed, offset, sh);
-  if (threadIdx.x == 0) write_result(a, row, finalize_row(merged, rs, t.index, t.x, a.want_target));
+  if (threadIdx.x == 0) store_result(a, row, finalize_row(merged, rs, t.index, t.x, a.want_target));
 }
 
 // One block per (row, chunk group): blockIdx.x = row x blocks_per_row + group.

@@ -138,7 +138,7 @@ HostRow host_row(const std::vector<float>& x, const RowSetup& rs, uint64_t seed,
   const int64_t nc = num_chunks(V);
   std::vector<ChunkState> st(nc);
   for (int64_t c = 0; c < nc; ++c) {
-    st[c] = host_chunk_state(x.data() + c * kChunkSize, std::min(kChunkSize, V - c * kChunkSize), rs.s, rs.target);
+    st[c] = host_chunk_state(x.data() + c * kChunkSize, chunk_length(V, c), rs.s, rs.target);
     h.merged = merge_states(h.merged, st[c], rs.s);
   }
   if (row_is_invalid(h.merged, rs)) return h;
@@ -165,7 +165,7 @@ HostRow host_row(const std::vector<float>& x, const RowSetup& rs, uint64_t seed,
 int64_t host_pick_token(const std::vector<float>& x, int64_t c, const HostRow& h, uint64_t seed, uint64_t offset,
                         double* best_out, double* second_out) {
   const int64_t V = static_cast<int64_t>(x.size());
-  const int64_t b = c * kChunkSize, e = std::min(V, b + kChunkSize);
+  const int64_t b = c * kChunkSize, e = b + chunk_length(V, c);
   if (h.rs.greedy) {
     for (int64_t i = b; i < e; ++i) {
       if (x[i] == h.merged.max_x) return i;

@@ -38,6 +38,20 @@ struct SampleArgs {
 
 EAD_HOST_DEVICE int64_t num_chunks(int64_t vocab) { return (vocab + kChunkSize - 1) / kChunkSize; }
 
+// Entries of chunk c (the last chunk may be short).
+EAD_HOST_DEVICE int64_t chunk_length(int64_t vocab, int64_t c) {
+  const int64_t rest = vocab - c * kChunkSize;
+  return rest < kChunkSize ? rest : kChunkSize;
+}
+
+// Writes row r's results to the outputs that were asked for.
+EAD_HOST_DEVICE void store_result(const SampleArgs& a, int64_t r, const RowResult& res) {
+  a.tokens[r] = res.token;
+  a.logprobs[r] = res.logprob;
+  if (a.target_logprobs != nullptr) a.target_logprobs[r] = res.target_logprob;
+  if (a.entropy != nullptr) a.entropy[r] = res.entropy;
+}
+
 // Row r's set-up (sampling_math.h make_row_setup) from the call's arguments.
 EAD_HOST_DEVICE RowSetup setup_row(const SampleArgs& a, int64_t r) {
   if (a.positions != nullptr) {

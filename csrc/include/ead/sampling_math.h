@@ -91,14 +91,15 @@ EAD_HOST_DEVICE float complement_lower_bound(uint64_t w) {
 }
 
 // Filters 1 and 2 (file comment) for an entry with scaled logit y against a score
-// thr that is reached: false means the entry cannot reach thr. The margin of
-// 2^0.01 (0.7 %) is far above the float error of the bound (~1e-6).
+// thr that is reached: false means the entry cannot reach thr. Each is exact on
+// its own; callers apply filter 1 (by value, before the Philox call) and then
+// filter 2 (by the entry's word, before the logarithms). The margin of 2^0.01
+// (0.7 %) is far above the float error of filter 2's bound (~1e-6).
 EAD_HOST_DEVICE bool may_reach_by_value(float y, double thr) {
   return static_cast<double>(y) + kNoiseMax >= thr;
 }
-EAD_HOST_DEVICE bool may_reach(float y, double thr, uint64_t w) {
-  if (!may_reach_by_value(y, thr)) return false;
-  const float gap = static_cast<float>(static_cast<double>(y) - thr);  // <= kNoiseMax
+EAD_HOST_DEVICE bool may_reach_by_noise(float y, double thr, uint64_t w) {
+  const float gap = static_cast<float>(static_cast<double>(y) - thr);
   return complement_lower_bound(w) <= kLn2 * exp2f(gap + 0.01f);
 }
 
