@@ -131,9 +131,10 @@ def test_logprobs_are_shift_invariant_to_1e_5_at_moderate_temperature():
 
 # (name, B, V, dtype, temperature kind, masked fraction, logits kind); the dtype is the name's
 # prefix. > 2500 rows in all;
-# vocabularies that are not multiples of 4 (a Philox group), 16 (a vector), 64 (a noise block),
-# 4096 (a CPU chunk) or a CUDA block tile; split rows (V > one tile), masked entries, schedule
-# positions, low temperatures, flat rows (noise needed everywhere).
+# vocabularies that are not multiples of 4 (a Philox group), 16 (a vector), 32 (a CPU pick
+# block), 64 (a sum block) or 2048 (a chunk); many chunks, masked entries, schedule positions,
+# low temperatures, flat rows (noise needed everywhere), large logits (shifted: + 300, so that at
+# low tau the scores are ~1e4 and their float rounding is coarse, as the CPU prefilters must allow).
 _CASE_TABLE = """
 name                     B       V  temperature  masked  logits
 fp32-V257              600     257  mixed        0.0     llm
@@ -142,6 +143,7 @@ fp16-V1531             400    1531  mixed        0.0     llm
 fp32-V4097-schedule    300    4097  positions    0.0     llm
 bf16-V8191-masked      160    8191  mixed        0.5     llm
 fp32-V63-lowtau        200      63  low          0.0     llm
+fp32-V2111-lowtau      120    2111  low          0.0     shifted
 fp16-V5-tiny           300       5  mixed        0.0     llm
 fp32-V32000             64   32000  mixed        0.0     llm
 bf16-V32000-flat        64   32000  mixed        0.0     flat
@@ -168,6 +170,8 @@ def _run_case(case, device):
         x = flat_logits(B, V, seed=seed, dtype=dtype, device=device)
     else:
         x = realistic_logits(B, V, seed=seed, dtype=dtype, masked_frac=masked, device=device)
+        if logits_kind == "shifted":
+            x = x + 300.0
     seeds, offsets = row_ids(B, seed=seed + 1, device=device)
     kw = dict(seeds=seeds, offsets=offsets)
     want = oracle(device)

@@ -1,6 +1,8 @@
 """Driver of scripts/cuda_sanitizer_check.sh: runs torch.ops.ead.sample on CUDA over a few shapes
-that cover every code path of the kernel (split and unsplit rows, aligned and unaligned rows,
-tails, each dtype, greedy / tempered / scheduled rows, flagged rows, optional outputs), so that
+that cover every code path of the kernel (one or many blocks per row, one or several chunks per
+block (plan_launch in csrc/cuda/sample_kernel.cuh: chunks_per_block = clamp(B * chunks / 264, 1,
+8)), short last chunks and blocks, aligned and unaligned rows, each dtype, greedy / tempered /
+scheduled rows, flagged rows, optional outputs), so that
 compute-sanitizer can check its memory accesses, shared-memory races and barriers.
 
     python scripts/cuda_sanitizer_driver.py [--small]
@@ -47,20 +49,22 @@ def main() -> int:
     if not torch.cuda.is_available() or not ead_ext.has_compiled_op("cuda"):
         print("cuda_sanitizer_driver: no CUDA device or no CUDA op; nothing to check")
         return 2
+    # comments: chunks of 2048 per row, chunks per block (cpb), blocks per row
     cases = [
-        dict(B=3, V=1000, dtype=torch.float32, offset=1),                  # unaligned, one block
-        dict(B=2, V=20011, dtype=torch.bfloat16, offset=3, stride_pad=2),  # unaligned, split, tail
-        dict(B=5, V=20000, dtype=torch.float16, bad=True),                 # flagged rows, split (2 blocks)
+        dict(B=3, V=1000, dtype=torch.float32, offset=1),                  # unaligned; 1 short chunk
+        dict(B=2, V=20011, dtype=torch.bfloat16, offset=3, stride_pad=2),  # unaligned; 10 chunks, cpb 1, short last
+        dict(B=5, V=20000, dtype=torch.float16, bad=True),                 # flagged rows; 10 chunks, 10 blocks
         dict(B=4, V=5, dtype=torch.float32, greedy=True),                  # tiny vocabulary, greedy
-        dict(B=3, V=4099, dtype=torch.bfloat16, positions=True),           # schedule, partial vector
+        dict(B=3, V=4099, dtype=torch.bfloat16, positions=True),           # schedule; last chunk of 3 entries
     ]
     if not args.small:
         cases += [
-            dict(B=1, V=151936, dtype=torch.bfloat16),                     # B = 1, 10 blocks per row
-            dict(B=64, V=32000, dtype=torch.float32),
-            dict(B=8, V=151936, dtype=torch.float16, greedy=True),
-            dict(B=6, V=50257, dtype=torch.bfloat16, offset=1, bad=True),
-            dict(B=2, V=524288, dtype=torch.float32),                      # 64 blocks per row (max)
+            dict(B=1, V=151936, dtype=torch.bfloat16),                     # B = 1: 75 blocks per row
+            dict(B=64, V=32000, dtype=torch.float32),                      # cpb 3: 6 blocks, the last with 1 chunk
+            dict(B=8, V=151936, dtype=torch.float16, greedy=True),         # cpb 2: 38 blocks
+            dict(B=6, V=50257, dtype=torch.bfloat16, offset=1, bad=True),  # 25 chunks, 25 blocks
+            dict(B=300, V=16384, dtype=torch.bfloat16),                    # cpb 8 (every warp): 1 block per row
+            dict(B=2, V=524288, dtype=torch.float32),                      # 256 blocks per row
         ]
     for c in cases:
         run_case(**c)

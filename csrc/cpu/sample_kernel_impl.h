@@ -174,41 +174,80 @@ inline int64_t pick_chunk(const ChunkState* states, int64_t n_chunks, const Chun
   return best_c;
 }
 
+// First index i of buf[0, n) with fl(buf[i] s) == y (the chunk's largest y, whose
+// entry exists: fl(x s) is monotone in x for s > 0). Padding is -inf.
+inline int64_t first_equal_scaled(const float* buf, int64_t n, float s, float y) {
+  const Vec vs(s), vy(y);
+  for (int64_t i = 0; i < n; i += kW) {
+    const int m = ~(Vec::loadu(buf + i) * vs == vy).zero_mask() & ((1 << kW) - 1);
+    if (m != 0) return std::min<int64_t>(i + __builtin_ctz(m), n - 1);
+  }
+  return 0;  // all y are -inf (entry 0 then is the chunk's first largest y)
+}
+
+// The entries of buf[b, b + kPickBlock) that may pass filter 1 against thr, as a
+// bit mask: a superset of may_reach_by_value (the bound is lowered by 1e-3 and
+// rounded down to float), so the exact check still decides.
+inline uint32_t value_candidates(const float* buf, float s, float lo) {
+  const Vec vs(s), vlo(lo);
+  uint32_t mask = 0;
+  for (int v = 0; v < kPickBlock / kW; ++v) {
+    const uint32_t m = ~(Vec::loadu(buf + v * kW) * vs >= vlo).zero_mask() & ((1u << kW) - 1);
+    mask |= m << (v * kW);
+  }
+  return mask;
+}
+
+// The entries of the block that may pass filter 2 against thr, given their words:
+// a superset of may_reach_by_noise (thr rounded down to float, a wider margin of
+// 0.02 log2 units for the float subtraction and exp2; gaps above -0.02 always pass).
+inline uint32_t noise_candidates(const float* buf, float s, float thr_lo, const uint32_t (&words)[4][kPhiloxGroups]) {
+  alignas(64) float clb[kPickBlock];
+  for (int j = 0; j < kPickBlock; ++j) {
+    const uint64_t hi = static_cast<uint64_t>(words[2 * (j & 1)][j >> 1]) << 32;
+    clb[j] = complement_lower_bound(hi);
+  }
+  const Vec vs(s), vthr(thr_lo), vmargin(0.02f), vzero(0.0f), vfloor(-126.0f), vln2(kLn2);
+  uint32_t mask = 0;
+  for (int v = 0; v < kPickBlock / kW; ++v) {
+    const Vec gap = Vec::loadu(buf + v * kW) * vs - vthr + vmargin;
+    const Vec bound = vln2 * exp2_clamped(at::vec::clamp(gap, vfloor, vzero));
+    const Vec pass = (gap > vzero) | (Vec::loadu(clb + v * kW) <= bound);
+    mask |= (~pass.zero_mask() & ((1u << kW) - 1)) << (v * kW);
+  }
+  return mask;
+}
+
+// The largest float <= x.
+inline float float_below(double x) {
+  const float f = static_cast<float>(x);
+  return static_cast<double>(f) > x ? std::nextafter(f, -INFINITY) : f;
+}
+
 // Step 2 of the draw over the converted chosen chunk buf[0, n) (entry 0 is
-// vocabulary index `begin`): returns the chunk-local index of the token. The
-// score of the chunk's largest y seeds thr; the other entries are evaluated only
-// where the exact filters allow (a Philox call per 32 entries that pass filter 1,
-// the logarithms for the few that pass filter 2).
-inline int64_t pick_token(const float* buf, int64_t n, int64_t begin, float row_max, const RowSetup& row,
+// vocabulary index `begin`, chunk_max its largest logit): returns the chunk-local
+// index of the token. The score of the chunk's largest y seeds thr; per block of
+// 32 entries, vector prefilters (supersets of filters 1 and 2) pick the entries
+// that get the exact filters and, the few that pass, the logarithms; a Philox call
+// only for blocks with an entry that passes filter 1.
+inline int64_t pick_token(const float* buf, int64_t n, int64_t begin, float chunk_max, const RowSetup& row,
                           uint64_t seed, uint64_t offset) {
-  if (row.greedy) {
-    for (int64_t i = 0; i < n; ++i) {
-      if (buf[i] == row_max) return i;
-    }
-    return 0;  // unreachable: the caller picked a chunk holding the max
-  }
+  if (row.greedy) return first_equal_scaled(buf, n, 1.0f, chunk_max);
   const float s = row.s;
-  int64_t best = 0;
-  float ybest = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) {
-    const float y = buf[i] * s;
-    if (y > ybest) {
-      ybest = y;
-      best = i;
-    }
-  }
-  double thr = entry_score(ybest, entry_word(seed, offset, static_cast<uint32_t>(begin + best)));
+  int64_t best = first_equal_scaled(buf, n, s, chunk_max * s);
+  double thr = entry_score(buf[best] * s, entry_word(seed, offset, static_cast<uint32_t>(begin + best)));
   for (int64_t b = 0; b < n; b += kPickBlock) {
-    const int64_t e = std::min<int64_t>(b + kPickBlock, n);
-    bool any = false;
-    for (int64_t i = b; i < e && !any; ++i) any = i != best && may_reach_by_value(buf[i] * s, thr);
-    if (!any) continue;
+    const uint32_t in_chunk = n - b >= kPickBlock ? ~0u : (1u << (n - b)) - 1;
+    uint32_t cand = value_candidates(buf + b, s, float_below(thr - kNoiseMax - 1e-3)) & in_chunk;
+    if (b <= best && best < b + kPickBlock) cand &= ~(1u << (best - b));
+    if (cand == 0) continue;
     uint32_t words[4][kPhiloxGroups];
     philox_words16(seed, offset, kLevelToken, static_cast<uint32_t>((begin + b) >> 1), words);
-    for (int64_t i = b; i < e; ++i) {
-      if (i == best) continue;
-      const int g = static_cast<int>((i - b) >> 1), h = static_cast<int>((i - b) & 1);
-      const uint64_t w = static_cast<uint64_t>(words[2 * h][g]) << 32 | words[2 * h + 1][g];
+    cand &= noise_candidates(buf + b, s, float_below(thr), words);
+    for (; cand != 0; cand &= cand - 1) {
+      const int j = __builtin_ctz(cand);
+      const int64_t i = b + j;
+      const uint64_t w = static_cast<uint64_t>(words[2 * (j & 1)][j >> 1]) << 32 | words[2 * (j & 1) + 1][j >> 1];
       const float y = buf[i] * s;
       if (!may_reach_by_value(y, thr) || !may_reach_by_noise(y, thr, w)) continue;
       const double sc = entry_score(y, w);
@@ -256,7 +295,7 @@ void sample_rows_typed(const SampleArgs& a) {
       const int64_t c = pick_chunk(st, n_chunks, merged, row, seed, offset);
       const int64_t begin = c * kChunkSize;
       load_chunk(logits + r * a.row_stride + begin, chunk_len(c), buf.data());
-      const int64_t i = pick_token(buf.data(), chunk_len(c), begin, merged.max_x, row, seed, offset);
+      const int64_t i = pick_token(buf.data(), chunk_len(c), begin, st[c].max_x, row, seed, offset);
       store_result(a, r, finalize_row(merged, row, begin + i, buf[i], a.want_target));
     }
   });
