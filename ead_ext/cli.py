@@ -1,5 +1,5 @@
 """The `ead-ext` command: `eval` (measure EAD vs fixed temperatures through vLLM), `generate` (inspect EAD
-samples through vLLM, per position), `train` (RLVR with EAD through verl), `demo` (the fused op on a
+samples through vLLM, per position), `train` (RLVR with EAD through verl), `serve` (vLLM's OpenAI server with the EAD sampler), `demo` (the fused op on a
 synthetic LM), `schedule`, `info`; :data:`ROLES` says what each is for (``ead-ext --help``)."""
 from __future__ import annotations
 
@@ -53,6 +53,12 @@ def _generate(argv) -> int:
     return main(argv)
 
 
+def _serve(argv) -> int:
+    from .serve import main
+
+    return main(argv)
+
+
 def _train(argv) -> int:
     from .training.cli import main
 
@@ -60,13 +66,14 @@ def _train(argv) -> int:
 
 
 COMMANDS = {"info": _info, "demo": _demo, "schedule": _schedule, "eval": _eval, "generate": _generate,
-            "train": _train}
+            "train": _train, "serve": _serve}
 
 #: what each command is for: one line each in ``ead-ext --help``
 ROLES = {
     "eval": "measure: EAD vs fixed temperatures on held-out problems, Pass@k etc. (vLLM)",
     "generate": "inspect: EAD vs one fixed temperature on a few prompts, per position, unscored (vLLM)",
     "train": "RL with verifiable rewards and EAD rollouts through verl (--compare: vs fixed tau)",
+    "serve": "vLLM's OpenAI-compatible server with the EAD sampler (requests opt in: vllm_xargs ead)",
     "demo": "the fused op alone on a synthetic LM (no model, no vLLM): speed, per-position stats",
     "schedule": "print (and plot) the EAD temperature schedule at a training step",
     "info": "which backend (compiled op or reference) serves, for which devices",

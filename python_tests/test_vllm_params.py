@@ -45,6 +45,11 @@ def test_http_encodings():
     assert parse_ead_args({"ead.tau_min": 0.2, "ead.step": 3, "ead.cutoff": 5}) == want
     assert parse_ead_args({"ead.cutoff": 5.0, "ead.tau_min": 0.2, "ead.step": 3.0}) == want  # JSON numbers
     assert parse_ead_args({"ead": "true"}).schedule == Schedule()
+    # vllm_xargs narrows JSON true/false to the ints 1/0 (floats from some clients)
+    for one in (1, 1.0):
+        assert parse_ead_args({"ead": one}) == parse_ead_args({"ead": True})
+    for zero in (0, 0.0):
+        assert parse_ead_args({"ead": zero}) is None
 
 
 @pytest.mark.parametrize("extra,field", [
@@ -63,6 +68,8 @@ def test_http_encodings():
     ({"ead": {"decay": 2, "step": 1}}, "decay"),
     ({"ead": {"preset": "medium"}}, "preset"),
     ({"ead": [1, 2]}, "ead"),
+    ({"ead": 2}, "got int"),
+    ({"ead": 0.5}, "got float"),
     ({"ead": "{bad json"}, "JSON"),
     ({"ead": {}, "ead.step": 1}, "not both"),
     ({"ead.bogus": 1}, "bogus"),

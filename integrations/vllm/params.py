@@ -2,8 +2,8 @@
 
 No vLLM import here: the verl side and the tests use it without an engine.
 
-The ``"ead"`` entry is a dict (JSON object over HTTP, sent as ``vllm_xargs`` or ``extra_args``)
-holding any of
+The ``"ead"`` entry is a dict (offline: ``SamplingParams(extra_args=...)``; over HTTP it travels in
+``vllm_xargs``, see below) holding any of
 
 ================  =======  ==========================================================
 key               type     meaning
@@ -24,7 +24,8 @@ key               type     meaning
 ================  =======  ==========================================================
 
 ``"ead": true`` means the default schedule, ``"ead": "large"`` a preset; ``"ead": null``,
-``false`` or no entry mean a plain (stock) request.
+``false`` or no entry mean a plain (stock) request. Over HTTP JSON ``true``/``false`` arrive as the
+ints 1/0 (vLLM's ``vllm_xargs`` type), and mean the same.
 
 Over HTTP, vLLM's ``vllm_xargs`` holds only flat values (str, int, float, lists of them), so the
 same fields travel either as one JSON string, ``"vllm_xargs": {"ead": "{\"tau_min\": 0.1, \"step\": 3}"}``,
@@ -93,6 +94,10 @@ def parse_ead_args(extra_args: Optional[Mapping[str, Any]]) -> Optional[EADParam
         if raw is not None:
             raise _err(f"give the EAD fields either in '{EAD_KEY}' or as flat '{_FLAT_PREFIX}<field>' keys, not both")
         raw = flat
+    # Over HTTP, vllm_xargs values are typed str | int | float (| list): pydantic turns JSON true
+    # and false into the ints 1 and 0 before they reach us, so 1 and 0 (not bools) mean the same.
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw in (0, 1):
+        raw = bool(raw)
     if raw is None or raw is False:
         return None
     if raw is True:

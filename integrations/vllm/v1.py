@@ -24,7 +24,6 @@ to the device.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import secrets
 from typing import Optional
 
@@ -40,11 +39,10 @@ from ead_ext._ops import sample_at_temperatures
 from ead_ext.schedule import schedule_temperature
 
 from .params import EAD_KEY, EADParams, EADParamsError, parse_ead_args
+from .plugin import announce, logger
 from .trace import tracer
 
 __all__ = ["EADLogitsProcessor", "EADSampler", "validate_sampling_params"]
-
-logger = logging.getLogger("ead_ext.integrations.vllm")
 
 _SEED_MASK = (1 << 63) - 1
 
@@ -124,6 +122,7 @@ class EADSampler(Sampler):
         self._batch: Optional[_BatchCache] = None
         self._warned_raw = False
         self._warned_invalid = False
+        announce("V1")
 
     # -- state ---------------------------------------------------------------------------------
     def _find_proc(self, sampling_metadata) -> Optional[EADLogitsProcessor]:

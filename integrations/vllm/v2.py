@@ -28,7 +28,7 @@ host-side pieces (state processor, per-row temperature) are exercised on the CPU
 """
 from __future__ import annotations
 
-import logging
+import inspect
 from typing import Optional
 
 import numpy as np
@@ -36,16 +36,16 @@ import torch
 from vllm.config.model import PROCESSED_LOGPROBS_MODES
 from vllm.v1.worker.gpu.sample.logits_processor.interface import LogitsProcessor as V2LogitsProcessor
 from vllm.v1.worker.gpu.sample.sampler import Sampler as V2Sampler
+from vllm.v1.worker.gpu.sample.states import SamplingStates
 
 import ead_ext  # noqa: F401  (loads torch.ops.ead)
 from ead_ext._ops import sample_at_temperatures
 from ead_ext.schedule import schedule_temperature
 
+from .plugin import announce, logger
 from .v1 import validate_sampling_params
 
 __all__ = ["EADLogitsProcessorV2", "EADSamplerV2", "install", "slot_temperatures"]
-
-logger = logging.getLogger("ead_ext.integrations.vllm")
 
 # columns of the per-slot parameter table
 _TAU_MAX, _TAU_MIN, _DECAY, _CUTOFF, _SCALE, _IS_EAD = range(6)
@@ -103,6 +103,20 @@ class EADLogitsProcessorV2(V2LogitsProcessor):
         return logits
 
 
+# vLLM 0.33: get_top_k_top_p(..., vocab_size) returns (top_k, top_p, has_topp_only_rows), which
+# _sample_random takes (0.31/0.32: two values, no such argument). Detected from the signatures.
+_TOPK_TAKES_VOCAB = "vocab_size" in inspect.signature(SamplingStates.get_top_k_top_p).parameters
+_RANDOM_TAKES_TOPP_ONLY = "has_topp_only_rows" in inspect.signature(V2Sampler._sample_random).parameters
+
+
+def _top_k_top_p(states, expanded_idx_mapping, idx_mapping_np, vocab_size):
+    """(top_k, top_p, extra keyword arguments of _sample_random) on every supported release."""
+    r = (states.get_top_k_top_p(expanded_idx_mapping, idx_mapping_np, vocab_size) if _TOPK_TAKES_VOCAB
+         else states.get_top_k_top_p(expanded_idx_mapping, idx_mapping_np))
+    kw = {"has_topp_only_rows": r[2]} if _RANDOM_TAKES_TOPP_ONLY else {}
+    return r[0], r[1], kw
+
+
 class EADSamplerV2(V2Sampler):
     """The V2 runner's ``Sampler`` with EAD rows drawn at tau_t (see the module docstring)."""
 
@@ -110,6 +124,7 @@ class EADSamplerV2(V2Sampler):
         super().__init__(*args, **kwargs)
         self._ead = next((p for p in self.logits_processors if isinstance(p, EADLogitsProcessorV2)), None)
         self._warned_raw = False
+        announce("V2")
 
     def sample(self, logits, expanded_idx_mapping, idx_mapping, idx_mapping_np, pos, input_ids,
                expanded_local_pos, seq_lens_upper_bound_np, return_logprobs: bool = False):
@@ -131,7 +146,8 @@ class EADSamplerV2(V2Sampler):
         processed = self.apply_sampling_params(logits, expanded_idx_mapping, idx_mapping, idx_mapping_np, pos,
                                                input_ids, expanded_local_pos, seq_lens_upper_bound_np,
                                                skip_top_k_top_p=True)
-        top_k, top_p = self.sampling_states.get_top_k_top_p(expanded_idx_mapping, idx_mapping_np)
+        top_k, top_p, topp_kw = _top_k_top_p(self.sampling_states, expanded_idx_mapping, idx_mapping_np,
+                                             logits.shape[-1])
         all_ead = bool(ead.is_ead_np[idx_mapping_np].all())
 
         if all_ead and top_k is None and top_p is None:
@@ -151,7 +167,7 @@ class EADSamplerV2(V2Sampler):
                                                                             else processed)
         processed.div_(tau.unsqueeze(1))
         return self._sample_random(processed, expanded_idx_mapping, idx_mapping_np, pos, top_k, top_p,
-                                   use_fused_sampler=False)
+                                   use_fused_sampler=False, **topp_kw)
 
 
 def install() -> None:
