@@ -8,13 +8,8 @@ model and the tiny model's sizes given: the logprobs mode and the CPU KV-cache s
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 
 import pytest
-from net_helpers import free_port
 
 import vllm_helpers  # noqa: F401
 from vllm_helpers import SKIP_REASON, hf_behaviour_logprobs
@@ -24,66 +19,32 @@ try:
 except ImportError:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 
-import requests
 import torch
 
 from ead_ext.integrations.vllm.params import parse_ead_args
 from random_llama import make_random_llama
+from serve_helpers import PROMPT, ServerFailed, complete, ead_serve, ids_and_logprobs
 
 SCHED = {"tau_max": 1.5, "tau_min": 0.3, "d0": 1.0, "growth": 0.0, "cutoff": 3, "token_scale": 20.0}
-PROMPT = [5, 17, 99, 230, 41]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     model = make_random_llama(tmp_path_factory.mktemp("tiny_llama_serve"))
-    port = free_port()
-    env = dict(os.environ, VLLM_ENABLE_V1_MULTIPROCESSING="1", VLLM_LOGGING_LEVEL="INFO")
-    for name in ("EAD_VLLM_DISABLE", "VLLM_CPU_KVCACHE_SPACE"):  # the command's own defaults serve
-        env.pop(name, None)
     log = tmp_path_factory.mktemp("serve_log") / "server.log"
-    cmd = [sys.executable, "-m", "ead_ext", "serve", "--model", model, "--host", "127.0.0.1", "--port", str(port),
-           "--dtype", "float32", "--max-model-len", "256", "--enforce-eager", "--served-model-name", "tiny",
-           "--seed", "0"]
-    with open(log, "w") as fh:
-        # cwd outside the source tree: `python -m` puts the cwd on sys.path, and a stale
-        # ead_ext.egg-info in a checkout's root would hide the installed entry points.
-        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=str(log.parent))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 480
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"vllm serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-            try:
-                if requests.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.time() > deadline:
-                pytest.fail(f"vllm serve did not come up in time:\n{log.read_text()[-4000:]}")
-            time.sleep(1.0)
-        yield dict(url=url, model_dir=model, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with ead_serve(model, log, "--max-model-len", "256") as srv:
+            yield dict(srv, model_dir=model)
+    except ServerFailed as e:
+        pytest.fail(str(e))
 
 
 def _complete(server, **body):
-    payload = dict(model="tiny", prompt=PROMPT, max_tokens=16, logprobs=0, ignore_eos=True,
-                   return_tokens_as_token_ids=True, **body)
-    return requests.post(server["url"] + "/v1/completions", json=payload, timeout=120)
+    return complete(server["url"], **body)
 
 
 def _ids_and_logprobs(resp):
-    lp = resp.json()["choices"][0]["logprobs"]
-    ids = [int(t.split(":", 1)[1]) for t in lp["tokens"]]
-    return ids, lp["token_logprobs"]
+    return ids_and_logprobs(resp)[0]
 
 
 def test_ead_requests_over_http(server):

