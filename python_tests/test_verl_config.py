@@ -179,15 +179,17 @@ def test_run_script_composes_with_verl_main(tmp_path):
     recipes = Path(ead_verl.__file__).parent / "recipes"
     for script in recipes.glob("*.sh"):
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0, script
-    (tmp_path / "train.parquet").write_bytes(b"")  # present: the script skips data preparation
-    env = dict(os.environ, PYTHON=sys.executable, DATA_DIR=str(tmp_path), MODEL_PATH="/models/tiny", NNODES="2", GPUS_PER_NODE="4")
+    # no data there: printing the config (--cfg) must not prepare (download) it
+    data = tmp_path / "math"
+    env = dict(os.environ, PYTHON=sys.executable, DATA_DIR=str(data), MODEL_PATH="/models/tiny", NNODES="2",
+               GPUS_PER_NODE="4", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     proc = subprocess.run(["bash", str(recipes / "run_ead_entropymech.sh"), "kl_cov", "--cfg", "job", "--resolve"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cfg = OmegaConf.create(proc.stdout)
     assert cfg.actor_rollout_ref.actor.policy_loss.loss_mode == "ead_kl_cov"
     assert cfg.actor_rollout_ref.model.path == "/models/tiny" and cfg.trainer.nnodes == 2
-    assert cfg.data.train_files == str(tmp_path / "train.parquet")
+    assert cfg.data.train_files == str(data / "train.parquet") and not data.exists()
     bad = subprocess.run(["bash", str(recipes / "run_ead_entropymech.sh"), "entropy"], capture_output=True, text=True)
     assert bad.returncode == 2 and "clip_cov or kl_cov" in bad.stderr
 

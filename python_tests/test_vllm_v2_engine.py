@@ -57,8 +57,10 @@ _OP_ROWS = ("ead_a", "ead_b_n3", "ead_unseeded", "ead_nolp")  # EAD without top-
 
 
 def _is_v2_runner(runner) -> bool:
-    from vllm.v1.worker.gpu.model_runner import GPUModelRunner
-
+    try:
+        from vllm.v1.worker.gpu.model_runner import GPUModelRunner
+    except ImportError:  # a vLLM without the V2 runner
+        return False
     return isinstance(runner, GPUModelRunner)
 
 

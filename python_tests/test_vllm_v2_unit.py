@@ -171,6 +171,7 @@ def test_sampler_step_mixing_every_kind_of_row(v2_kernels):
         (dict(seed=106, temperature=0.7, top_p=0.8), False),
         (dict(temperature=0.0), False),
         (dict(seed=107, min_p=0.1, presence_penalty=0.5), False),
+        *[(dict(seed=110 + i, extra_args=e), True) for i in range(4)],  # more op rows: a wrong path shows
     ]
     params = [SamplingParams(logprobs=2, **kw) for kw, _ in rows]
     ead_s, ead_rs = _sampler(v2_kernels, v2.EADSamplerV2)
@@ -179,12 +180,13 @@ def test_sampler_step_mixing_every_kind_of_row(v2_kernels):
     assert _add(ref_s, ref_rs, params) == slots
     ref_s.sampling_states.seeds.np[:] = ead_s.sampling_states.seeds.np  # the unseeded row's random seed too
     ref_s.sampling_states.seeds.copy_to_uva()
-    t = torch.tensor([2, 6, 5, 3, 7, 1, 4, 6, 7])
+    t = torch.tensor([2, 6, 5, 3, 7, 1, 4, 6, 7, 2, 3, 4, 5])
     pos = (t + 3).tolist()  # prompt_len - 1 + t
     torch.manual_seed(0)
-    logits = torch.randn(len(rows), V) * 3
-    tau = torch.where(torch.tensor(["ead" in kw.get("extra_args", {}) for kw, _ in rows]), _tau(t), 1.0)
-    assert tau[:5].min() < 0.9 and tau[:5].max() > 1.1  # the schedule is really at work
+    logits = torch.randn(len(rows), V) * 2
+    is_ead = torch.tensor(["ead" in kw.get("extra_args", {}) for kw, _ in rows])
+    tau = torch.where(is_ead, _tau(t), 1.0)
+    assert tau[is_ead].min() < 0.9 and tau[is_ead].max() > 1.1  # the schedule is really at work
 
     out = ead_s(logits.clone(), _batch(slots, pos))
     ref = ref_s(logits / tau.unsqueeze(1), _batch(slots, pos))

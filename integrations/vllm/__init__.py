@@ -1,7 +1,7 @@
 """EAD (Exploratory Annealed Decoding) for vLLM rollouts: a drop-in sampler, per request.
 
-A request opts in with ``SamplingParams(extra_args={"ead": {...}})`` (over HTTP: ``"vllm_xargs"``
-or ``"extra_args"``; see :mod:`.params` for the keys); it is then sampled at the EAD temperature
+A request opts in with ``SamplingParams(extra_args={"ead": {...}})`` (over HTTP: ``"vllm_xargs"``;
+see :mod:`.params` for the keys); it is then sampled at the EAD temperature
 tau_t of its output position by the fused ``ead.sample`` op, and its log-probs (engine option
 ``logprobs_mode="processed_logprobs"``) are the behaviour log-probs at tau_t. Requests without it
 are sampled by vLLM's own code, unchanged.

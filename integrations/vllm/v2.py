@@ -27,7 +27,10 @@ Triton's interpreter (``scripts/test_vllm_v2.sh``: ``python_tests/test_vllm_v2_e
     1.0, exact, so they are sampled exactly as stock; min-p is applied after that division, at
     tau_t for EAD rows, as the V1 runner does).
 
-  When every row of the step is served by the op, vLLM's path is skipped. The processed logits
+  When every row of the step is served by the op, vLLM's path is skipped; otherwise both run over
+  the whole step and a device-side per-row select (no host index, no sync) keeps each row's own
+  draw. vLLM's FlashInfer/XPU top-k/top-p sampler is used exactly when stock would use it for the
+  step. The processed logits
   handed back (vLLM's ``__call__`` takes log-probs from them) are ``logits / tau_t`` for EAD rows
   (after top-k/top-p/min-p for the rows that have them) and what stock returns for plain rows:
   behaviour log-probs at tau_t in ``processed_logprobs`` mode.
@@ -35,7 +38,6 @@ Triton's interpreter (``scripts/test_vllm_v2.sh``: ``python_tests/test_vllm_v2_e
 from __future__ import annotations
 
 import inspect
-from typing import Optional
 
 import numpy as np
 import torch

@@ -14,7 +14,10 @@ DATA_DIR="${DATA_DIR:-$HOME/data/math}"
 export MODEL_PATH="${MODEL_PATH:-Qwen/Qwen2.5-Math-1.5B}"
 PYTHON="${PYTHON:-python3}"
 
-if [ ! -f "$DATA_DIR/train.parquet" ]; then
+# `--cfg job|hydra|all` only prints the composed config: no data needed (none is downloaded)
+print_only=0
+for a in "$@"; do [ "$a" = "--cfg" ] || [ "${a#--cfg=}" != "$a" ] && print_only=1; done
+if [ "$print_only" = 0 ] && [ ! -f "$DATA_DIR/train.parquet" ]; then
   "$PYTHON" "$HERE/prepare_math.py" --out "$DATA_DIR"
 fi
 
