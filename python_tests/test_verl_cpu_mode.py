@@ -136,4 +136,7 @@ def test_process_group_and_reference_offload_with_the_patches():
 def test_without_the_patches_verl_fails_on_the_cpu():
     out = _probe("process_group_backend,unpinned_cpu_offload")
     assert "Duplicate device type cpu" in out["group"]
-    assert out["offload"].startswith("RuntimeError") and "accelerator" in out["offload"].lower()
+    # pinned memory needs an accelerator: a CPU build of torch says so, a CUDA build on a machine
+    # without a GPU (torch 2.11.0+cu130 in the vLLM 0.24 venv) says it found no NVIDIA driver
+    msg = out["offload"].lower()
+    assert out["offload"].startswith("RuntimeError") and ("accelerator" in msg or "no nvidia driver" in msg)
