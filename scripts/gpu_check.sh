@@ -7,7 +7,9 @@
 #            (graphs, streams, no host sync, cross-device)
 #   sanitize scripts/cuda_sanitizer_check.sh (memcheck, racecheck, synccheck, initcheck)
 #   bench    bench/bench_cuda.py, with the logits in L2 and with the L2 flushed; rows as JSON in
-#            $LOGDIR/bench_cuda_*.json (python bench/tables.py FILE prints docs/BENCHMARKS.md's tables)
+#            $LOGDIR/bench_cuda_*.json (python bench/tables.py FILE prints docs/BENCHMARKS.md's tables).
+#            Its vLLM column needs vLLM's sampler files: run bash bench/fetch_contenders.sh here
+#            first and carry .prebuilt/contenders (44 KB) with the device call
 #   ncu      Nsight Compute on the op's kernel for a few shapes (DRAM throughput, SM busy)
 # Steps run in this order; name some to run only those (default: all). Each step's log goes
 # to $LOGDIR (default ./gpu-logs, or $OUT where set); a summary table is printed last. Exits

@@ -39,8 +39,15 @@ if [ -f "$VENV/.ead-src-stamp" ] && [ "$(cat "$VENV/.ead-src-stamp")" = "$src_ha
   step "ead-ext: installed from this source, nothing to rebuild"
 else
   step "build and install ead-ext (CPU op, against this venv's torch)"
+  # From a copy of the source: setuptools keeps its build/ folder in the tree and reuses an
+  # extension there that is newer than the sources, so a build against this torch would later be
+  # installed by a plain `pip install .` against another torch (and the reverse).
+  src=$(mktemp -d)
+  tar -C . --exclude='./.venv*' --exclude=./build --exclude=./.prebuilt --exclude=./out --exclude=./.git \
+      --exclude='*.so' --exclude='*.egg-info' -cf - . | tar -C "$src" -xf -
   EAD_BUILD_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} CFLAGS=${CFLAGS:--g0} \
-    "${PIP[@]}" install -q --no-warn-conflicts --no-deps --no-build-isolation .
+    "${PIP[@]}" install -q --no-warn-conflicts --no-deps --no-build-isolation "$src"
+  rm -rf "$src"
   echo "$src_hash" > "$VENV/.ead-src-stamp"
 fi
 (cd /tmp && "$OLDPWD/$VENV/bin/python" -c "import ead_ext, json, vllm; print('vllm', vllm.__version__, json.dumps(ead_ext.backend_info()))")
