@@ -28,6 +28,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -87,8 +88,6 @@ def run_concurrent(url: str, reqs: list, clients: int) -> list:
     sessions = {}
 
     def one(req):
-        import threading
-
         s = sessions.setdefault(threading.get_ident(), requests.Session())
         t0 = time.perf_counter()
         r = complete(url, session=s, **req[1])

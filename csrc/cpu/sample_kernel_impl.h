@@ -185,14 +185,17 @@ inline int64_t first_equal_scaled(const float* buf, int64_t n, float s, float y)
   return 0;  // all y are -inf (entry 0 then is the chunk's first largest y)
 }
 
-// The entries of buf[b, b + kPickBlock) that may pass filter 1 against thr, as a
-// bit mask: a superset of may_reach_by_value (the bound is lowered by 1e-3 and
-// rounded down to float), so the exact check still decides.
-inline uint32_t value_candidates(const float* buf, float s, float lo) {
+// The scaled logits y = fl(x s) of buf[b, b + kPickBlock) into y, and the entries
+// that may pass filter 1 against thr, as a bit mask: a superset of
+// may_reach_by_value (the bound is lowered by 1e-3 and rounded down to float), so
+// the exact check still decides.
+inline uint32_t value_candidates(const float* buf, float s, float lo, float (&y)[kPickBlock]) {
   const Vec vs(s), vlo(lo);
   uint32_t mask = 0;
   for (int v = 0; v < kPickBlock / kW; ++v) {
-    const uint32_t m = ~(Vec::loadu(buf + v * kW) * vs >= vlo).zero_mask() & ((1u << kW) - 1);
+    const Vec yv = Vec::loadu(buf + v * kW) * vs;
+    yv.store(y + v * kW);
+    const uint32_t m = ~(yv >= vlo).zero_mask() & ((1u << kW) - 1);
     mask |= m << (v * kW);
   }
   return mask;
@@ -201,16 +204,17 @@ inline uint32_t value_candidates(const float* buf, float s, float lo) {
 // The entries of the block that may pass filter 2 against thr, given their words:
 // a superset of may_reach_by_noise (thr rounded down to float, a wider margin of
 // 0.02 log2 units for the float subtraction and exp2; gaps above -0.02 always pass).
-inline uint32_t noise_candidates(const float* buf, float s, float thr_lo, const uint32_t (&words)[4][kPhiloxGroups]) {
+inline uint32_t noise_candidates(const float (&y)[kPickBlock], float thr_lo,
+                                 const uint32_t (&words)[4][kPhiloxGroups]) {
   alignas(64) float clb[kPickBlock];
   for (int j = 0; j < kPickBlock; ++j) {
     const uint64_t hi = static_cast<uint64_t>(words[2 * (j & 1)][j >> 1]) << 32;
     clb[j] = complement_lower_bound(hi);
   }
-  const Vec vs(s), vthr(thr_lo), vmargin(0.02f), vzero(0.0f), vfloor(-126.0f), vln2(kLn2);
+  const Vec vthr(thr_lo), vmargin(0.02f), vzero(0.0f), vfloor(-126.0f), vln2(kLn2);
   uint32_t mask = 0;
   for (int v = 0; v < kPickBlock / kW; ++v) {
-    const Vec gap = Vec::loadu(buf + v * kW) * vs - vthr + vmargin;
+    const Vec gap = Vec::loadu(y + v * kW) - vthr + vmargin;
     const Vec bound = vln2 * exp2_clamped(at::vec::clamp(gap, vfloor, vzero));
     const Vec pass = (gap > vzero) | (Vec::loadu(clb + v * kW) <= bound);
     mask |= (~pass.zero_mask() & ((1u << kW) - 1)) << (v * kW);
@@ -238,19 +242,19 @@ inline int64_t pick_token(const float* buf, int64_t n, int64_t begin, float chun
   double thr = entry_score(buf[best] * s, entry_word(seed, offset, static_cast<uint32_t>(begin + best)));
   for (int64_t b = 0; b < n; b += kPickBlock) {
     const uint32_t in_chunk = n - b >= kPickBlock ? ~0u : (1u << (n - b)) - 1;
-    uint32_t cand = value_candidates(buf + b, s, float_below(thr - kNoiseMax - 1e-3)) & in_chunk;
+    alignas(64) float y[kPickBlock];
+    uint32_t cand = value_candidates(buf + b, s, float_below(thr - kNoiseMax - 1e-3), y) & in_chunk;
     if (b <= best && best < b + kPickBlock) cand &= ~(1u << (best - b));
     if (cand == 0) continue;
     uint32_t words[4][kPhiloxGroups];
     philox_words16(seed, offset, kLevelToken, static_cast<uint32_t>((begin + b) >> 1), words);
-    cand &= noise_candidates(buf + b, s, float_below(thr), words);
+    cand &= noise_candidates(y, float_below(thr), words);
     for (; cand != 0; cand &= cand - 1) {
       const int j = __builtin_ctz(cand);
       const int64_t i = b + j;
       const uint64_t w = static_cast<uint64_t>(words[2 * (j & 1)][j >> 1]) << 32 | words[2 * (j & 1) + 1][j >> 1];
-      const float y = buf[i] * s;
-      if (!may_reach_by_value(y, thr) || !may_reach_by_noise(y, thr, w)) continue;
-      const double sc = entry_score(y, w);
+      if (!may_reach_by_value(y[j], thr) || !may_reach_by_noise(y[j], thr, w)) continue;
+      const double sc = entry_score(y[j], w);
       if (beats(sc, i, thr, best)) {
         thr = sc;
         best = i;

@@ -60,6 +60,15 @@ def validate_sampling_params(sampling_params) -> Optional[EADParams]:
     return ead
 
 
+def fused_op_serves(sampling_params, vocab_size: Optional[int] = None) -> bool:
+    """Whether the fused op draws an EAD request's tokens (both runners): no top-k (k <= 0, or
+    k >= vocab_size where the caller knows it, as vLLM's V2 SamplingStates reads it), no top-p
+    (p >= 1), no min-p. Otherwise vLLM's own sampling does, at tau_t."""
+    k, p = sampling_params.top_k, sampling_params.top_p
+    no_k = k is None or k <= 0 or (vocab_size is not None and k >= vocab_size)
+    return no_k and (p is None or p >= 1.0) and not sampling_params.min_p
+
+
 def _as_validation_error(e: EADParamsError) -> Exception:
     """vLLM's own request-validation error for e, where vLLM does not convert it itself (< 0.27):
     its server answers VLLMValidationError with a clean 400, while a bare ValueError reaches its
@@ -111,10 +120,7 @@ class EADLogitsProcessor(LogitsProcessor):
         if ead is None:
             return None
         seed = params.seed if params.seed is not None else secrets.randbits(63)
-        fused_ok = ((params.top_k is None or params.top_k <= 0)
-                    and (params.top_p is None or params.top_p >= 1.0)
-                    and not params.min_p)
-        return _Row(ead, int(seed) & _SEED_MASK, output_tok_ids, fused_ok, prompt_tok_ids)
+        return _Row(ead, int(seed) & _SEED_MASK, output_tok_ids, fused_op_serves(params), prompt_tok_ids)
 
     def update_state(self, batch_update: Optional[BatchUpdate]) -> None:
         if process_dict_updates(self.rows, batch_update, self._new_state):

@@ -51,7 +51,7 @@ from ead_ext._ops import sample_at_temperatures
 from ead_ext.schedule import schedule_temperature
 
 from .plugin import announce, logger
-from .v1 import validate_sampling_params
+from .v1 import fused_op_serves, validate_sampling_params
 
 __all__ = ["EADLogitsProcessorV2", "EADSamplerV2", "install", "slot_temperatures"]
 
@@ -100,12 +100,8 @@ class EADLogitsProcessorV2(V2LogitsProcessor):
             row[:] = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0)
             self.is_ead_np[req_idx] = self.fused_np[req_idx] = self.min_p_np[req_idx] = False
         else:
-            k, p, min_p = sampling_params.top_k, sampling_params.top_p, sampling_params.min_p
-            # the same "no top-k" as vLLM's SamplingStates (k <= 0 or >= vocab), "no top-p" (p >= 1)
-            no_k = k is None or k <= 0 or (self.vocab_size is not None and k >= self.vocab_size)
-            no_p = p is None or p >= 1.0
-            has_min_p = bool(min_p)
-            fused = no_k and no_p and not has_min_p
+            fused = fused_op_serves(sampling_params, self.vocab_size)
+            has_min_p = bool(sampling_params.min_p)
             s = ead.schedule
             row[:] = (s.tau_max, s.tau_min, ead.decay, s.cutoff, s.token_scale, 1.0, float(fused))
             self.is_ead_np[req_idx] = True
