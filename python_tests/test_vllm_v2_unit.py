@@ -70,6 +70,35 @@ def test_fused_slots_are_ead_without_top_k_top_p_min_p():
     assert p.table[:6, v2._FUSED].tolist() == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
 
 
+def test_top_k_top_p_adapter_follows_the_release_signature(monkeypatch):
+    """vLLM 0.31/0.32: get_top_k_top_p(mapping, mapping_np) -> (top_k, top_p); 0.33 (as in its
+    vllm/v1/worker/gpu/sample/states.py and sampler.py): get_top_k_top_p(mapping, mapping_np,
+    vocab_size) -> (top_k, top_p, has_topp_only_rows), which _sample_random then takes."""
+    import inspect
+
+    from vllm.v1.worker.gpu.sample.sampler import Sampler
+    from vllm.v1.worker.gpu.sample.states import SamplingStates
+
+    # the flags are the installed release's signatures
+    assert v2._TOPK_TAKES_VOCAB == ("vocab_size" in inspect.signature(SamplingStates.get_top_k_top_p).parameters)
+    assert v2._RANDOM_TAKES_TOPP_ONLY == ("has_topp_only_rows" in inspect.signature(Sampler._sample_random).parameters)
+
+    class States032:
+        def get_top_k_top_p(self, expanded_idx_mapping, idx_mapping_np):
+            return "k", "p"
+
+    class States033:
+        def get_top_k_top_p(self, expanded_idx_mapping, idx_mapping_np, vocab_size):
+            return "k", "p", vocab_size == 50
+
+    monkeypatch.setattr(v2, "_TOPK_TAKES_VOCAB", False)
+    monkeypatch.setattr(v2, "_RANDOM_TAKES_TOPP_ONLY", False)
+    assert v2._top_k_top_p(States032(), None, None, 50) == ("k", "p", {})
+    monkeypatch.setattr(v2, "_TOPK_TAKES_VOCAB", True)
+    monkeypatch.setattr(v2, "_RANDOM_TAKES_TOPP_ONLY", True)
+    assert v2._top_k_top_p(States033(), None, None, 50) == ("k", "p", {"has_topp_only_rows": True})
+
+
 def test_v2_validate_params():
     with pytest.raises(ValueError, match="tau_mni"):
         v2.EADLogitsProcessorV2.validate_params(SamplingParams(extra_args={"ead": {"tau_mni": 1}}))
