@@ -28,6 +28,7 @@ except ImportError:  # only when vLLM is absent; CI installs it
 import torch
 
 from ead_ext.integrations import vllm as ead_vllm
+from ead_ext.integrations.vllm import features
 from ead_ext.integrations.vllm.params import parse_ead_args
 from random_llama import make_random_llama
 
@@ -96,11 +97,11 @@ def hf_model(model_dir):
 
 def _run_mixed(llm, reqs=None):
     """The (mixed) requests in one batch; on a vLLM whose CPU sampler drops every seed of a batch that
-    holds a row without a generator (vllm_helpers.stock_cpu_sampler_keeps_seeds_in_mixed_batches),
+    holds a row without a generator (features.cpu_sampler_keeps_seeds_in_mixed_batches),
     the unseeded and greedy requests run in a batch of their own, so that the seeded rows vLLM samples itself stay
     comparable (the plugin's own rows are keyed by seed either way)."""
     reqs = _mixed_requests() if reqs is None else reqs
-    if vllm_helpers.stock_cpu_sampler_keeps_seeds_in_mixed_batches():
+    if features.cpu_sampler_keeps_seeds_in_mixed_batches():
         return _run(llm, reqs)
     seeded = [r for r in reqs if "seed" in r[2]]  # greedy rows have no generator either
     return {**_run(llm, seeded), **_run(llm, [r for r in reqs if r not in seeded])}
@@ -124,7 +125,7 @@ def test_sampler_swapped_in_engine(llm):
     assert ead_vllm.is_installed()
     from ead_ext.integrations.vllm import plugin
 
-    if not plugin.v2_runner_takes_processors():  # vLLM < 0.31: the V1 runner is pinned for EAD
+    if not features.v2_takes_processors():  # vLLM < 0.31: the V1 runner is pinned for EAD
         assert os.environ[plugin.ENV_V2_RUNNER] == "0"
 
 

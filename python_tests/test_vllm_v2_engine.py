@@ -203,3 +203,41 @@ def test_topp_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model): 
         _, at_1 = nucleus_logprob(rows[i], 1.0, tok)
         differs_at_tau_1 += at_1 is None or abs(at_1 - ref) > 1e-2
     assert differs_at_tau_1 >= 3  # tau_t really mattered
+
+
+_WATERMARK_SCRIPT = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, {tests_dir!r})
+    import vllm_helpers
+    from vllm import LLM, SamplingParams
+    import test_vllm_engine as t
+    if __name__ == "__main__":
+        llm = LLM(model={model_dir!r}, watermark_config={{"key": 7}}, **vllm_helpers.ENGINE_KWARGS)
+        sampler = t._runner(llm).sampler
+        out = dict(sampler=type(sampler).__module__ + "." + type(sampler).__name__)
+        plain = llm.generate(["a b c"], SamplingParams(max_tokens=4, seed=1), use_tqdm=False)
+        out["plain_tokens"] = len(plain[0].outputs[0].token_ids)
+        for key, extra in (("dict", {{"ead": {{}}}}), ("flat", {{"ead.tau_min": 0.2}})):
+            try:
+                llm.generate(["a b c"], SamplingParams(max_tokens=4, extra_args=extra), use_tqdm=False)
+                out[key] = "served"
+            except Exception as e:
+                out[key] = type(e).__name__ + ": " + str(e)
+        print("RESULT" + json.dumps(out))
+""")
+
+
+def test_watermarking_engine_refuses_ead_and_serves_plain(model_dir, tmp_path):  # noqa: F811
+    """A real V2 engine with watermarking (vLLM builds GPUWatermarkSampler, which the EAD sampler is
+    not): EAD requests, dict or flat keys, are refused at admission with vLLM's validation error
+    naming watermarking; a plain request on the same engine is served."""
+    script = tmp_path / "watermark.py"
+    script.write_text(_WATERMARK_SCRIPT.format(tests_dir=os.path.dirname(__file__), model_dir=model_dir))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    out = json.loads(line[0][len("RESULT"):])
+    assert out["sampler"].endswith("GPUWatermarkSampler"), out
+    assert out["plain_tokens"] == 4
+    for key in ("dict", "flat"):
+        assert out[key].startswith("VLLMValidationError") and "watermark" in out[key], out

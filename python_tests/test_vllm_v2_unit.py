@@ -31,8 +31,11 @@ except ImportError as e:  # vLLM < 0.31: no vllm.v1.worker.gpu.sample.logits_pro
 from ead_ext.integrations.vllm.params import parse_ead_args
 
 
-def _proc(n=8):
-    return v2.EADLogitsProcessorV2(None, SimpleNamespace(device=torch.device("cpu"), max_num_reqs=n))
+def _proc(n=8, **kw):
+    """The state processor alone, with a stand-in for the EADSamplerV2 that attaches to it."""
+    p = v2.EADLogitsProcessorV2(None, SimpleNamespace(device=torch.device("cpu"), max_num_reqs=n, **kw))
+    p.sampler = "stand-in for the EADSamplerV2 reading the table"
+    return p
 
 
 def test_state_and_row_temperatures_match_schedule():
@@ -60,7 +63,7 @@ def test_state_and_row_temperatures_match_schedule():
 
 
 def test_fused_slots_are_ead_without_top_k_top_p_min_p():
-    p = v2.EADLogitsProcessorV2(None, SimpleNamespace(device=torch.device("cpu"), max_num_reqs=8, vocab_size=50))
+    p = _proc(vocab_size=50)
     ead = {"ead": {}}
     for i, kw in enumerate([{}, {"top_k": 50}, {"top_k": 80}, {"top_k": 49}, {"top_p": 0.9}, {"min_p": 0.1}]):
         p.add_request(i, SamplingParams(extra_args=ead, **kw))
@@ -94,6 +97,15 @@ def test_top_k_top_p_adapter_follows_the_release_signature(monkeypatch):
     monkeypatch.setattr(v2, "_TOPK_TAKES_VOCAB", True)
     monkeypatch.setattr(v2, "_RANDOM_TAKES_TOPP_ONLY", True)
     assert v2._top_k_top_p(States033(), None, None, 50) == ("k", "p", {"has_topp_only_rows": True})
+
+
+def test_state_without_the_ead_sampler_stops_instead_of_sampling_at_tau_1():
+    """The last line in the worker: a V2 runner that built another sampler (no EADSamplerV2 attached
+    to the state processor) stops on the first EAD request instead of sampling it at tau = 1."""
+    p = v2.EADLogitsProcessorV2(None, SimpleNamespace(device=torch.device("cpu"), max_num_reqs=4))
+    assert p.add_request(0, SamplingParams()) is False
+    with pytest.raises(RuntimeError, match="not the EAD sampler"):
+        p.add_request(1, SamplingParams(extra_args={"ead.tau_min": 0.3}))
 
 
 def test_v2_validate_params():
@@ -140,9 +152,10 @@ def _sampler(cfg, cls):
 
     rs = RequestState(max_num_reqs=16, max_model_len=64, max_num_batched_tokens=64, num_speculative_steps=0,
                       vocab_size=V, device=torch.device("cpu"))
-    proc = v2.EADLogitsProcessorV2(cfg, LogitsProcRequestState.from_request_state(rs))
+    # the stock Sampler gets no EAD state (with it, the state's worker check stops on EAD requests)
+    procs = [v2.EADLogitsProcessorV2(cfg, LogitsProcRequestState.from_request_state(rs))] if cls is v2.EADSamplerV2 else []
     s = cls(vllm_config=cfg, max_num_reqs=16, vocab_size=V, device=torch.device("cpu"), req_states=rs,
-            logprobs_mode="processed_logprobs", custom_logits_processors=[proc])
+            logprobs_mode="processed_logprobs", custom_logits_processors=procs)
     return s, rs
 
 
@@ -260,3 +273,60 @@ def test_op_rows_distribution_over_positions(v2_kernels):
     dof = int(keep.sum())
     assert chi2 < dof + 5 * (2 * dof) ** 0.5, (chi2, dof)
     assert float(taus.max() - taus.min()) > 0.5
+
+
+def test_state_is_flushed_on_admitting_steps_only(v2_kernels):
+    """vLLM 0.34 calls apply_staged_writes() only on steps that admit requests: the EAD state staged
+    at admission is on the device from then on, through steps without a flush; a slot freed and
+    reused by a plain request on a later admitting step is sampled as stock from there."""
+    from ead_ext._ops import sample_at_temperatures
+
+    s, rs = _sampler(v2_kernels, v2.EADSamplerV2)
+    ref, ref_rs = _sampler(v2_kernels, v2.EADSamplerV2.__bases__[0])
+    a = SamplingParams(seed=11, extra_args={"ead": SCHED})
+    (slot_a,) = _add(s, rs, [a])
+    _add(ref, ref_rs, [a])
+    torch.manual_seed(3)
+    for t in range(1, 9):  # decode steps, nothing admitted: no apply_staged_writes
+        logits = torch.randn(1, V) * 2
+        out = s(logits.clone(), _batch([slot_a], [3 + t]))
+        want = sample_at_temperatures(logits, _tau([t]), s.sampling_states.seeds.gpu[[slot_a]], torch.tensor([t]))[0]
+        assert int(out.sampled_token_ids[0]) == int(want), t
+    # the request leaves; a plain request takes its slot on an admitting step
+    plain = SamplingParams(seed=12, logprobs=1)
+    for st, r in ((s, rs), (ref, ref_rs)):
+        r.remove_request("r0")
+        r.add_request("p0", 4, [1, 2, 3, 4], num_computed_tokens=4, max_tokens=32)
+        st.add_request(r.req_id_to_index["p0"], plain)
+        r.apply_staged_writes()
+        st.apply_staged_writes()
+    slot_p = rs.req_id_to_index["p0"]
+    assert slot_p == ref_rs.req_id_to_index["p0"]
+    assert not s._ead.is_ead_np[slot_p]
+    logits = torch.randn(1, V) * 2
+    got = s(logits.clone(), _batch([slot_p], [5]))
+    stock = ref(logits.clone(), _batch([slot_p], [5]))
+    assert int(got.sampled_token_ids[0]) == int(stock.sampled_token_ids[0])
+    assert torch.equal(got.logprobs_tensors.logprobs, stock.logprobs_tensors.logprobs)
+
+
+def test_admission_errors_are_vllm_validation_errors(v2_kernels):
+    """What vLLM's V2 admission check (the front end's validator, built from the plugin loader the
+    plugin extended) answers for bad EAD arguments: vLLM's own validation error (HTTP 400)."""
+    import vllm.v1.worker.gpu.sample.logits_processor.loader as loader
+    from vllm.exceptions import VLLMValidationError
+
+    build = getattr(loader, "build_custom_logits_processors_params_validator", None)
+    if build is None:  # 0.31/0.32: the front end calls each class's validate_params
+        def build(procs):
+            return lambda sp: [c.validate_params(sp) for c in loader._cached_load_v2_logitsprocs(())]
+    loader._cached_load_v2_logitsprocs.cache_clear()
+    assert v2.EADLogitsProcessorV2 in loader._cached_load_v2_logitsprocs(())
+    validate = build(())
+    validate(SamplingParams(extra_args={"ead": SCHED}))
+    validate(SamplingParams(temperature=0.3))
+    for bad, word in (({"ead": {"tau_mni": 1}}, "tau_mni"), ({"ead.tau_min": -1.0}, "tau_min")):
+        with pytest.raises(VLLMValidationError, match=word):
+            validate(SamplingParams(extra_args=bad))
+    with pytest.raises(VLLMValidationError, match="temperature"):
+        validate(SamplingParams(temperature=0.5, extra_args={"ead": True}))

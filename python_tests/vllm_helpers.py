@@ -51,15 +51,3 @@ def hf_behaviour_logprobs(model, prompt_ids, output_ids, taus):
     tau = torch.as_tensor(taus, dtype=torch.float32).unsqueeze(1)
     lp = torch.log_softmax(rows / tau, dim=-1)
     return lp.gather(1, torch.tensor(output_ids).unsqueeze(1)).squeeze(1), rows
-
-
-def stock_cpu_sampler_keeps_seeds_in_mixed_batches() -> bool:
-    """Whether vLLM's own CPU sampling draws each seeded row from its seed when the batch also holds
-    unseeded rows. vLLM < 0.32 (TopKTopPSampler.forward_cpu) then draws every row of the batch from
-    the global RNG (compiled_random_sample), seeds ignored, for plain and EAD fallback rows alike;
-    0.32 draws each row from its own seed. Feature-detected from that method's source."""
-    import inspect
-
-    from vllm.v1.sample.ops.topk_topp_sampler import TopKTopPSampler
-
-    return "compiled_random_sample" not in inspect.getsource(TopKTopPSampler.forward_cpu)

@@ -14,11 +14,11 @@ Nothing here imports vLLM until :func:`install` / :func:`register` runs.
 """
 from .params import ALLOWED_KEYS, EAD_KEY, EADParams, EADParamsError, parse_ead_args
 from .plugin import (ENV_DISABLE, SUPPORTED_VLLM, UnsupportedVLLMError, check_version, install, is_disabled,
-                     is_installed, register)
+                     is_installed, register, uninstall)
 
 #: engine keyword arguments EAD rollouts need: behaviour (tau_t) log-probs.
 ENGINE_KWARGS = {"logprobs_mode": "processed_logprobs"}
 
-__all__ = ["install", "register", "is_installed", "is_disabled", "check_version", "ENV_DISABLE",
+__all__ = ["install", "register", "uninstall", "is_installed", "is_disabled", "check_version", "ENV_DISABLE",
            "SUPPORTED_VLLM", "UnsupportedVLLMError", "parse_ead_args", "EADParams", "EADParamsError",
            "EAD_KEY", "ALLOWED_KEYS", "ENGINE_KWARGS"]

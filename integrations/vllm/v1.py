@@ -1,5 +1,5 @@
 """EAD for vLLM's V1 model runner (``vllm/v1/worker/gpu_model_runner.py``, the CPU runner, and GPUs
-with ``VLLM_USE_V2_MODEL_RUNNER=0``).
+with ``VLLM_USE_V2_MODEL_RUNNER=0``), vLLM 0.24-0.33 (0.34 deleted it; :mod:`.v2` serves there).
 
 Two classes:
 
@@ -38,47 +38,16 @@ import ead_ext  # noqa: F401  (loads torch.ops.ead)
 from ead_ext._ops import sample_at_temperatures
 from ead_ext.schedule import schedule_temperature
 
-from .params import EAD_KEY, EADParams, EADParamsError, parse_ead_args
-from .plugin import announce, logger
+from .features import validation_error
+from .hooks import plugin_loader_patch, sampler_patch
+from .log import announce, logger
+from .params import EADParams, EADParamsError
+from .rules import fused_op_serves, validate_sampling_params
 from .trace import tracer
 
-__all__ = ["EADLogitsProcessor", "EADSampler", "validate_sampling_params"]
+__all__ = ["EADLogitsProcessor", "EADSampler", "patches"]
 
 _SEED_MASK = (1 << 63) - 1
-
-
-def validate_sampling_params(sampling_params) -> Optional[EADParams]:
-    """Parses a request's EAD arguments and checks they fit its other sampling parameters."""
-    ead = parse_ead_args(sampling_params.extra_args)
-    if ead is None:
-        return None
-    temp = sampling_params.temperature
-    if temp is not None and abs(float(temp) - 1.0) > 1e-6:
-        raise EADParamsError(
-            f"extra_args['ead']: the EAD schedule sets the temperature; leave the request's temperature at 1.0 "
-            f"(got temperature={temp}; 0 would mean greedy, which EAD is not)")
-    return ead
-
-
-def fused_op_serves(sampling_params, vocab_size: Optional[int] = None) -> bool:
-    """Whether the fused op draws an EAD request's tokens (both runners): no top-k (k <= 0, or
-    k >= vocab_size where the caller knows it, as vLLM's V2 SamplingStates reads it), no top-p
-    (p >= 1), no min-p. Otherwise vLLM's own sampling does, at tau_t."""
-    k, p = sampling_params.top_k, sampling_params.top_p
-    no_k = k is None or k <= 0 or (vocab_size is not None and k >= vocab_size)
-    return no_k and (p is None or p >= 1.0) and not sampling_params.min_p
-
-
-def _as_validation_error(e: EADParamsError) -> Exception:
-    """vLLM's own request-validation error for e, where vLLM does not convert it itself (< 0.27):
-    its server answers VLLMValidationError with a clean 400, while a bare ValueError reaches its
-    catch-all handler, which answers 400 too but then re-raises, and the server drops the
-    connection (keep-alive clients see "connection reset" on their next request)."""
-    try:
-        from vllm.exceptions import VLLMValidationError
-    except ImportError:
-        return e
-    return e if isinstance(e, VLLMValidationError) else VLLMValidationError(str(e))
 
 
 class _Row:
@@ -104,8 +73,8 @@ class EADLogitsProcessor(LogitsProcessor):
     def validate_params(cls, sampling_params) -> None:
         try:
             validate_sampling_params(sampling_params)
-        except EADParamsError as e:
-            raise _as_validation_error(e) from e
+        except EADParamsError as e:  # vLLM's own class: a clean HTTP 400 on every release (features.py)
+            raise validation_error(str(e)) from e
 
     def is_argmax_invariant(self) -> bool:
         # Only state: it sits in the argmax-invariant list, whose apply() is called for random rows only.
@@ -283,3 +252,11 @@ class EADSampler(Sampler):
         tokens = tokens.masked_fill(bad, 0)
         lp = lp.masked_fill(bad, float("nan"))
         return tokens, lp
+
+
+def patches() -> list:
+    """What installs EAD on the V1 runner: the state processor in its plugin loader, the sampler."""
+    return [plugin_loader_patch("vllm.v1.sample.logits_processor", "_load_logitsprocs_plugins",
+                                "cached_load_custom_logitsprocs", EADLogitsProcessor,
+                                why="per-row EAD state and the admission check on the V1 runner"),
+            sampler_patch("vllm.v1.sample.sampler", EADSampler, why="EAD rows drawn by the fused op (V1 runner)")]

