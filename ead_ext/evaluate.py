@@ -50,7 +50,8 @@ from typing import Dict, List, Optional
 from . import metrics as M
 from ._schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
 from .engine import make_llm, quiet_engine
-from .results import cell, compact_table, md_table, verdicts
+from .provenance import provenance
+from .results import cell, compact_table, md_table, paired, verdicts
 from .schedule import PRESETS, Schedule
 from .tasks import SCHEDULES, TASKS, get_task
 
@@ -110,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ead-ext eval", description=__doc__.split("\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--model", default=None, help="HF model directory or hub id (default: the shipped tiny model)")
-    ap.add_argument("--task", choices=sorted(TASKS), default="arithmetic",
-                    help="the task: its held-out problems, verifier, tiny model and schedule")
+    ap.add_argument("--task", choices=sorted(TASKS), default=None,
+                    help="the task: its held-out problems, verifier, tiny model and schedule (default: each "
+                         "embedded task in turn, with --model or --tasks: arithmetic)")
     ap.add_argument("--tasks", default=None, help="JSONL with prompt/answer, scored by --task's verifier "
                                                   "(default: --task's held-out problems)")
     ap.add_argument("--quick", action="store_true",
@@ -153,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _base_schedule(args, tiny: bool) -> tuple:
     """The schedule the flags start from, and where it comes from (printed with the results)."""
     if args.preset is None and tiny:
-        return SCHEDULES[args.task], f"the {args.task} tiny model's (ead_ext.tasks.SCHEDULES[{args.task!r}])"
+        task = args.task or "arithmetic"
+        return SCHEDULES[task], f"the {task} tiny model's (ead_ext.tasks.SCHEDULES[{task!r}])"
     preset = args.preset or "small"
     return PRESETS[preset], f"preset {preset!r}"
 
@@ -309,6 +312,7 @@ def run(args) -> dict:
                           "schedule": sched.to_dict(), "schedule_source": _schedule_source(args, tiny, sched),
                           "step": args.step,
                           "quick": args.quick, "engine_seconds": round(t_engine, 2)},
+               "provenance": provenance(getattr(args, "argv", None)),
                "methods": {}}
     print(f"sampling {len(prompts) * n * len(methods)} answers: {len(methods)} methods x {len(prompts)} prompts x "
           f"N = {n} (one vLLM generate call) ...", flush=True)
@@ -407,9 +411,53 @@ def plot(results: dict, path: Path) -> Path:
     return path
 
 
+def standing_line(results: dict) -> str:
+    """Where EAD stands on one run: against the best fixed temperature at Pass@1 and at the largest
+    Pass@k, each a paired difference over prompts with its interval (one seed: a verdict needs more)."""
+    methods = results["methods"]
+    if "EAD" not in methods:
+        return f"{results['config']['task']}: no EAD run"
+    fixed = [n for n, r in methods.items() if r.get("temperature") is not None]
+    parts = []
+    for col in dict.fromkeys(["pass@1", f"pass@{max(results['config']['ks'])}"]):
+        best = max(fixed, key=lambda n: methods[n]["summary"][col]["mean"])
+        est = paired([p[col] for p in methods["EAD"]["per_prompt"]], [p[col] for p in methods[best]["per_prompt"]])
+        side = "EAD ahead" if est.lo > 0 else "EAD behind" if est.hi < 0 else "not separated"
+        parts.append(f"{col} EAD {methods['EAD']['summary'][col]['mean']:.3f} vs {best} "
+                     f"{methods[best]['summary'][col]['mean']:.3f}: {est.mean:+.3f} [{est.lo:+.3f}, {est.hi:+.3f}] {side}")
+    return f"{results['config']['task']}: " + "; ".join(parts)
+
+
+def _each_task(argv: List[str], out: Path) -> int:
+    """``ead-ext eval`` without --task: each embedded task in its own process (one vLLM engine each),
+    then one line per task on where EAD stands."""
+    import subprocess
+
+    lines = []
+    for task in sorted(TASKS):
+        print(f"== {task}", flush=True)
+        task_out = out / task
+        rc = subprocess.call([sys.executable, "-m", "ead_ext", "eval", "--task", task, "--out", str(task_out), *argv])
+        if rc != 0:
+            return rc
+        lines.append(standing_line(json.loads((task_out / "results.json").read_text())))
+    print("\nwhere EAD stands (this seed; over three seeds: docs/RESULTS.md):")
+    for line in lines:
+        print("  " + line)
+    return 0
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = ["eval"] + argv  # for the provenance record
     out = Path(args.out)
+    if args.task is None:
+        if args.model is None and args.tasks is None:
+            rest = [a for i, a in enumerate(argv) if a != "--out" and (i == 0 or argv[i - 1] != "--out")
+                    and not a.startswith("--out=")]
+            return _each_task(rest, out)
+        args.task = "arithmetic"
     try:
         results = run(args)
     except ImportError as e:
@@ -430,6 +478,7 @@ def main(argv=None) -> int:
         wrote.append(str(plot(results, out / "eval.png")))
     print(f"\nwrote {', '.join(wrote)}\nengine {cfg['engine_seconds']:.1f} s, sampling {cfg['sampling_seconds']:.1f} s, "
           f"total {cfg['total_seconds']:.1f} s; paired differences: python -m ead_ext.results eval {out}")
+    print(standing_line(results))
     return 0
 
 

@@ -207,11 +207,34 @@ def train_tables(compare_dirs: Sequence[Path], reference: str = "ead", ks=(1, 4,
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ead_ext.results", description=__doc__.split("\n")[0])
-    ap.add_argument("kind", choices=["eval", "train"])
-    ap.add_argument("dirs", nargs="+", help="ead-ext eval --out directories (one table each), or ead-ext train "
-                                            "--compare directories (read as one comparison)")
+    ap.add_argument("kind", choices=["eval", "seeds", "train", "render"],
+                    help="eval: one table per run; seeds: the runs as one comparison pooled over their seeds; "
+                         "train: --compare directories; render: rewrite a doc's generated blocks (RESULTS.md)")
+    ap.add_argument("dirs", nargs="+", help="ead-ext eval --out directories or results.json files, ead-ext train "
+                                            "--compare directories (read as one comparison), or the doc to render")
+    ap.add_argument("--check", action="store_true", help="render: only compare; exit 1 where the doc differs")
     ap.add_argument("--plot", default=None, metavar="PNG", help="train: also draw the runs' curves into this file")
     args = ap.parse_args(argv)
+    if args.kind == "seeds":
+        from .results_seeds import load_runs, seeds_tables, seeds_verdicts
+
+        runs = load_runs(args.dirs)
+        print(seeds_tables(runs) + "\n\n" + "\n".join(seeds_verdicts(runs)))
+        return 0
+    if args.kind == "render":
+        from .results_doc import render
+
+        doc = Path(args.dirs[0])
+        root = Path.cwd()
+        new = render(doc.read_text(), root)
+        if args.check:
+            same = new == doc.read_text()
+            print(f"{doc}: " + ("its generated blocks match the result files" if same else
+                                "differs from its result files: run python -m ead_ext.results render " + str(doc)))
+            return 0 if same else 1
+        doc.write_text(new)
+        print(f"rendered {doc} from the result files")
+        return 0
     if args.kind == "train":
         print(train_tables([Path(d) for d in args.dirs]))
         if args.plot:

@@ -31,6 +31,12 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+#: the chat template of the tiny models' tokenizers: the messages' contents after BOS, nothing else
+#: (the models were trained on bare prompts, so a chat request sees exactly the prompt a completion
+#: request would). Written by :func:`train` and carried by the shipped assets, so that chat endpoints
+#: (``/v1/chat/completions`` on ``ead-ext serve``) and verl's chat-formatted prompts work.
+PLAIN_CHAT_TEMPLATE = "{{ bos_token }}{% for message in messages %}{{ message['content'] }}{% endfor %}"
+
 __all__ = ["ASSET_DIR", "ASSET_DIRS", "TARGETS", "default_model_path", "build_tokenizer", "build_config", "train",
            "evaluate_pass1"]
 
@@ -221,6 +227,7 @@ def train(out: Path | str, *, task: str = "arithmetic", seed: int = 0, batch_siz
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
     model.save_pretrained(out, safe_serialization=True)
+    tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
     tokenizer.save_pretrained(out)
     summary = {"task": task, "params": n_params, "layers": layers, "hidden": hidden, "steps": step, "minutes": round((time.perf_counter() - t0) / 60, 2),
                "stopped_by": stop, "final_pass1_tau1": acc, "target": target, "seed": seed,

@@ -50,3 +50,6 @@ def device(request) -> str:
     """The device a test of the op runs on: each such test runs once per device (the CUDA run is
     skipped, with the reason, where no GPU is present or the op was built without CUDA)."""
     return request.param
+
+# no silent skips under EAD_EXPECT_ALL=1 (expect_all.py)
+pytest_plugins = ["expect_all"]

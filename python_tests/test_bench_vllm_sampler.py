@@ -2,7 +2,7 @@
 bench/fetch_contenders.sh), loaded with the stand-in vllm package (bench/vllm_sampler.py) and run on
 the CPU by Triton's interpreter: the loader works and the contender is called as vLLM's Sampler
 calls it (tokens drawn from softmax(x / tau), their log-probs log_softmax(x / tau)). Times nothing.
-In CI (CI=true) a missing copy is a failure, not a skip."""
+Without a copy the test skips, and under EAD_EXPECT_ALL=1 (CI) that skip is a failure."""
 import os
 import subprocess
 import sys
@@ -43,10 +43,7 @@ print("OK", desc)
 
 def test_vllm_contender_loads_and_samples_on_the_cpu():
     if find_copy() is None:
-        msg = "no copy of vLLM's sampler files: run bash bench/fetch_contenders.sh"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        pytest.skip("no copy of vLLM's sampler files: run bash bench/fetch_contenders.sh")
     env = dict(os.environ, TRITON_INTERPRET="1")
     proc = subprocess.run([sys.executable, "-c", _SCRIPT.format(bench=str(BENCH))], env=env, capture_output=True,
                           text=True, timeout=600)

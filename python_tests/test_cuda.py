@@ -127,7 +127,7 @@ def test_cuda_graph_capture_and_replay(V):
             assert torch.equal(g, w), step
 
 
-@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices (no CUDA device #1 here)")
 def test_runs_on_a_non_current_device():
     x = _logits(4, 5000, seed=750, device="cuda:1")
     seeds, offsets = _row_ids(4, seed=751, device="cuda:1")

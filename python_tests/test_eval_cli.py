@@ -77,6 +77,23 @@ def _fake_results():
                         "tau=1": {"ead": None, "summary": summ, "positions": pos}}}
 
 
+def test_standing_line_names_the_best_fixed_temperature_and_the_paired_difference():
+    from ead_ext import metrics as M
+
+    def method(rewards_per_prompt, temp):
+        per = [M.prompt_metrics(r, ["1" if x else "0" for x in r], ks=(1, 4), ns=(1, 4)) for r in rewards_per_prompt]
+        return {"temperature": temp, "per_prompt": per,
+                "summary": {k: v.to_dict() for k, v in M.summarize(per).items()}}
+
+    ead = [[1, 1, 1, 1]] * 10
+    weak, strong = [[0, 0, 0, 1]] * 10, [[1, 1, 1, 0]] * 10
+    res = {"config": {"task": "countdown", "ks": [1, 4]},
+           "methods": {"EAD": method(ead, None), "tau=1": method(weak, 1.0), "tau=0.6": method(strong, 0.6)}}
+    line = E.standing_line(res)
+    assert line.startswith("countdown: pass@1 EAD 1.000 vs tau=0.6 0.750: +0.250 [+0.250, +0.250] EAD ahead")
+    assert "; pass@4 EAD 1.000 vs " in line and line.endswith("not separated")  # pass@4: all 1.0, a tie
+
+
 def test_format_table():
     t = E.format_table(_fake_results())
     lines = t.splitlines()

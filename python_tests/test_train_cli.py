@@ -43,8 +43,11 @@ def run(request, tmp_path_factory):
     assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n--- verl.log tail ---\n{log}"
     trace = [json.loads(line) for f in sorted((out / "trace").glob("*.jsonl")) for line in f.read_text().splitlines()]
     steps = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    # the model the run trained from (the shipped one: its tokenizer carries the chat template)
+    command = json.loads((run_dir / "command.json").read_text())["command"]
+    model = next(a.split("=", 1)[1] for a in command if a.startswith("actor_rollout_ref.model.path="))
     return {"dir": run_dir, "stdout": r.stdout, "trace": trace, "steps": {s["step"]: s for s in steps},
-            "task": task, "schedule": SCHEDULES[task]}
+            "task": task, "schedule": SCHEDULES[task], "model": model}
 
 
 def test_files_and_progress(run):
@@ -62,24 +65,49 @@ def test_files_and_progress(run):
 
 
 def test_reward_and_temperature_metrics(run):
-    TINY_SCHEDULE = run["schedule"]
+    want = WRITTEN[run["task"]]
     for s in (1, 2):
         m = run["steps"][s]
         assert 0.0 <= m["critic/score/mean"] <= 1.0
-        assert m["ead/temperature/decay"] == TINY_SCHEDULE.at_step(s)
-        taus = TINY_SCHEDULE.temperature(list(range(96)), step=s).double()
-        assert m["ead/temperature/mean"] == pytest.approx(float(taus.mean()), rel=1e-9)
+        assert m["ead/temperature/decay"] == want[s]
+        taus = [_tau_written(t, want[s]) for t in range(96)]
+        assert m["ead/temperature/mean"] == pytest.approx(sum(taus) / len(taus), rel=1e-6)
     assert 0.0 <= run["steps"][2]["heldout/pass@1"] <= 1.0  # held-out metrics merged at their step
 
 
+# The tasks' schedules written out (ead_ext.tasks.SCHEDULES: the small preset, cutoff 0), so that the
+# checks below do not share the formula under test: d_s = d0 + growth * s, and
+# tau(t) = max(1 + tau_max - exp(t / (k * d_s)), tau_min) with tau_max 1.2, tau_min 0.1, k 20.
+WRITTEN = {"arithmetic": {1: 6.0, 2: 7.0}, "countdown": {1: 3.0, 2: 3.5}}  # d0 5, growth 1 / d0 2.5, growth 0.5
+
+
+def _tau_written(t: int, decay: float) -> float:
+    import math
+
+    return max(1.0 + 1.2 - math.exp(t / (20.0 * decay)), 0.1)
+
+
+def test_tau_written_out_is_the_papers_formula():
+    """The written-out numbers themselves: tau 1.2 at t = 0, 1.0 near t = 20 d ln 1.2 = 21.9 at d = 6."""
+    assert _tau_written(0, 6.0) == pytest.approx(1.2)
+    assert _tau_written(22, 6.0) == pytest.approx(1.0, abs=2e-3)
+    assert _tau_written(500, 3.0) == 0.1
+
+
 def test_ead_rows_reached_vllm_with_the_step_decay(run):
-    trace, TINY_SCHEDULE = run["trace"], run["schedule"]
+    trace = run["trace"]
     assert trace, "no EAD row reached the vLLM sampler"
-    assert {r["step"] for r in trace} <= {1, 2} and 1 in {r["step"] for r in trace}  # validation is not annealed
+    steps = {r["step"] for r in trace}
+    assert steps == {1, 2}, steps  # both training steps traced (a quota per step); validation is not annealed
+    want = WRITTEN[run["task"]]
+    decays = {s: {r["decay"] for r in trace if r["step"] == s} for s in (1, 2)}
+    assert decays == {1: {want[1]}, 2: {want[2]}}, decays  # the decay moved with the step: d0 + growth * s
     for r in trace:
-        assert r["schedule"] == TINY_SCHEDULE.to_dict()
-        assert r["decay"] == TINY_SCHEDULE.at_step(r["step"])
-        assert r["tau"] == pytest.approx(float(TINY_SCHEDULE.temperature([r["position"]], step=r["step"])[0]), abs=1e-6)
+        assert r["tau"] == pytest.approx(_tau_written(r["position"], want[r["step"]]), abs=1e-6), r["position"]
+    # the positions span the schedule: tau above 1 early and below it later, in both steps
+    for s in (1, 2):
+        taus = [r["tau"] for r in trace if r["step"] == s]
+        assert max(taus) > 1.05 and min(taus) < 0.95, (s, min(taus), max(taus))
 
 
 def test_rollout_logprobs_are_the_annealed_ones(run):
@@ -87,11 +115,11 @@ def test_rollout_logprobs_are_the_annealed_ones(run):
 
     rows = [r for r in run["trace"] if r["step"] == 1 and abs(r["tau"] - 1.0) > 0.05]
     assert len(rows) >= 64  # the trace holds the first rows sampled: early positions, tau 1.1-1.2 (cutoff 0)
-    model = AutoModelForCausalLM.from_pretrained(run["dir"] / "model", dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(run["model"], dtype=torch.float32).eval()
     # verl's rollout masks the head's entries past the tokenizer (monkey_patch_compute_logits in
     # verl/workers/rollout/vllm_rollout/utils.py: logits[..., len(tokenizer):] = -inf) before vLLM
     # samples; the tiny model's head has 128 entries for its 101 tokens
-    n_tokens = len(AutoTokenizer.from_pretrained(run["dir"] / "model"))
+    n_tokens = len(AutoTokenizer.from_pretrained(run["model"]))
     assert n_tokens < model.config.vocab_size
     err_tau, err_raw = [], []
     with torch.no_grad():
@@ -114,6 +142,9 @@ def test_tis_weights_reached_the_loss(run):
         mean, mx, frac = (m["actor/ead/tis_weight_mean"], m["actor/ead/tis_weight_max"],
                           m["actor/ead/tis_truncated_frac"])
         assert 0.0 < mean <= mx <= 2.0 + 1e-6 and 0.0 <= frac <= 1.0  # C = 2 (the default --tis-cap)
+        # not all 1 (as without EAD, or with behaviour == target log-probs): annealing moved some ratio
+        assert mx > 1.0 + 1e-4 or frac > 0.0, (mean, mx, frac)
+        assert abs(mean - 1.0) > 1e-6, mean
         assert m["rollout_corr/rollout_is_mean"] == pytest.approx(mean, rel=1e-3)  # verl's weights, applied once
 
 
@@ -123,16 +154,26 @@ def _ray_processes() -> set:
 
 
 def test_a_run_past_its_time_limit_ends_its_cluster_and_fails(tmp_path):
-    """--timeout: the run is stopped while verl's Ray cluster is up; nothing of it is left running."""
+    """--timeout: the run is stopped while verl's Ray cluster is up (raylet and GCS seen running
+    before the deadline, else the test fails); nothing of it is left running."""
     import time
 
     exe = shutil.which("ead-ext", path=os.path.dirname(sys.executable)) or shutil.which("ead-ext")
     before = _ray_processes()
     t0 = time.monotonic()
-    r = subprocess.run([exe, "train", "--quick", "--out", str(tmp_path), "--name", "late", "--timeout", "45"],
-                       capture_output=True, text=True, timeout=300)
+    proc = subprocess.Popen([exe, "train", "--quick", "--out", str(tmp_path), "--name", "late", "--timeout", "45"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen_up = set()
+    while proc.poll() is None and time.monotonic() - t0 < 300:
+        if time.monotonic() - t0 < 45:
+            out = subprocess.run(["pgrep", "-fa", "raylet|gcs_server"], capture_output=True, text=True).stdout
+            seen_up |= {("gcs" if "gcs_server" in ln else "raylet") for ln in out.splitlines()
+                        if ln.split()[0] not in before}
+        time.sleep(0.5)
+    _, err = proc.communicate(timeout=60)
     took = time.monotonic() - t0
-    assert r.returncode == 1 and "did not finish within 45 s" in r.stderr, r.stderr[-2000:]
+    assert seen_up == {"gcs", "raylet"}, f"the run's Ray cluster was not seen up before the deadline ({seen_up})"
+    assert proc.returncode == 1 and "did not finish within 45 s" in err, err[-2000:]
     assert took < 45 + 60  # stop + the process group's grace period
     time.sleep(2)
     assert _ray_processes() - before == set()

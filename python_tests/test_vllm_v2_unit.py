@@ -191,6 +191,7 @@ def _tau(t):
     return parse_ead_args({"ead": SCHED}).temperature(torch.as_tensor(t)).float()
 
 
+@pytest.mark.v2_kernels
 def test_sampler_step_mixing_every_kind_of_row(v2_kernels):
     """One step: op rows == the op on that row alone (keyed by seed and output position, at tau_t);
     every other row, tokens and processed log-probs, == the stock Sampler on the logits with the
@@ -253,6 +254,7 @@ def test_sampler_step_mixing_every_kind_of_row(v2_kernels):
     assert torch.allclose(o.logprobs_tensors.logprobs[0], got_lp[0], atol=1e-6)
 
 
+@pytest.mark.v2_kernels
 def test_op_rows_distribution_over_positions(v2_kernels):
     """400 draws of one seeded EAD request at positions 0..399 (fresh noise per position), in steps
     that also hold a plain row: counts match sum_t softmax(logits / tau_t) (chi-square)."""
@@ -275,6 +277,7 @@ def test_op_rows_distribution_over_positions(v2_kernels):
     assert float(taus.max() - taus.min()) > 0.5
 
 
+@pytest.mark.v2_kernels
 def test_state_is_flushed_on_admitting_steps_only(v2_kernels):
     """vLLM 0.34 calls apply_staged_writes() only on steps that admit requests: the EAD state staged
     at admission is on the device from then on, through steps without a flush; a slot freed and
@@ -310,6 +313,7 @@ def test_state_is_flushed_on_admitting_steps_only(v2_kernels):
     assert torch.equal(got.logprobs_tensors.logprobs, stock.logprobs_tensors.logprobs)
 
 
+@pytest.mark.v2_kernels
 def test_admission_errors_are_vllm_validation_errors(v2_kernels):
     """What vLLM's V2 admission check (the front end's validator, built from the plugin loader the
     plugin extended) answers for bad EAD arguments: vLLM's own validation error (HTTP 400)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional
 
 from ..tasks import get_task
+from ..tiny_model import PLAIN_CHAT_TEMPLATE  # the prompt as the model saw it in training (one template)
 
 __all__ = ["DATA_SOURCE_PREFIX", "data_source", "PLAIN_CHAT_TEMPLATE", "verl_rows", "write_parquet", "task_split",
            "model_with_chat_template", "prepare_data"]
@@ -26,8 +27,6 @@ DATA_SOURCE_PREFIX = "ead_ext/"
 
 def data_source(task: str) -> str:
     return DATA_SOURCE_PREFIX + get_task(task).NAME
-#: the prompt exactly as the model saw it in training: BOS, then the user's text, nothing else.
-PLAIN_CHAT_TEMPLATE = "{{ bos_token }}{% for message in messages %}{{ message['content'] }}{% endfor %}"
 
 
 def verl_rows(tasks: Iterable[dict], split: str, task: str = "arithmetic") -> List[dict]:
