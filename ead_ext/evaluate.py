@@ -412,8 +412,9 @@ def plot(results: dict, path: Path) -> Path:
 
 
 def standing_line(results: dict) -> str:
-    """Where EAD stands on one run: against the best fixed temperature at Pass@1 and at the largest
-    Pass@k, each a paired difference over prompts with its interval (one seed: a verdict needs more)."""
+    """Where EAD stands on one run: EAD minus the best fixed temperature (named) at Pass@1 and at the
+    largest Pass@k, each a paired difference over prompts with its interval (one seed: a verdict needs
+    more)."""
     methods = results["methods"]
     if "EAD" not in methods:
         return f"{results['config']['task']}: no EAD run"
@@ -422,9 +423,8 @@ def standing_line(results: dict) -> str:
     for col in dict.fromkeys(["pass@1", f"pass@{max(results['config']['ks'])}"]):
         best = max(fixed, key=lambda n: methods[n]["summary"][col]["mean"])
         est = paired([p[col] for p in methods["EAD"]["per_prompt"]], [p[col] for p in methods[best]["per_prompt"]])
-        side = "EAD ahead" if est.lo > 0 else "EAD behind" if est.hi < 0 else "not separated"
-        parts.append(f"{col} EAD {methods['EAD']['summary'][col]['mean']:.3f} vs {best} "
-                     f"{methods[best]['summary'][col]['mean']:.3f}: {est.mean:+.3f} [{est.lo:+.3f}, {est.hi:+.3f}] {side}")
+        side = "ahead" if est.lo > 0 else "behind" if est.hi < 0 else "level"
+        parts.append(f"{col} ({best}) {est.mean:+.2f} [{est.lo:+.2f}, {est.hi:+.2f}] {side}")
     return f"{results['config']['task']}: " + "; ".join(parts)
 
 
@@ -441,7 +441,8 @@ def _each_task(argv: List[str], out: Path) -> int:
         if rc != 0:
             return rc
         lines.append(standing_line(json.loads((task_out / "results.json").read_text())))
-    print("\nwhere EAD stands (this seed; over three seeds: docs/RESULTS.md):")
+    print("\nwhere EAD stands: EAD minus the best fixed temperature (named), paired over prompts\n"
+          "(this seed only; over three seeds: docs/RESULTS.md):")
     for line in lines:
         print("  " + line)
     return 0
