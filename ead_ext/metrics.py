@@ -45,7 +45,7 @@ from typing import Dict, Hashable, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["pass_at_k", "order_statistic_weights", "best_at_k", "worst_at_k", "majority_vote", "majority_at_n",
+__all__ = ["aggregate_runs", "pass_at_k", "order_statistic_weights", "best_at_k", "worst_at_k", "majority_vote", "majority_at_n",
            "prompt_metrics", "Estimate", "aggregate", "summarize"]
 
 
@@ -216,6 +216,33 @@ def aggregate(values: Sequence[float], level: float = 0.95, method: str = "boots
     else:
         raise ValueError(f"method must be 'bootstrap' or 'normal', got {method!r}")
     return Estimate(mean, float(lo), float(hi), se, m, level, method)
+
+
+def aggregate_runs(groups: Sequence[Sequence[float]], level: float = 0.95, n_boot: int = 2000,
+                   seed: int = 0) -> Estimate:
+    """Mean over several runs' per-prompt ``groups`` (each run weighs the same) with a two-level
+    percentile bootstrap: runs resampled, then prompts within each drawn run. The interval so covers
+    run-to-run variance (training seeds) as well as prompt sampling; with one run it is
+    :func:`aggregate`'s. ``n`` is the number of values, ``stderr`` the spread of the run means over
+    sqrt(runs) (0 for one run)."""
+    runs = [np.asarray(g, dtype=np.float64).reshape(-1) for g in groups]
+    if not runs or any(r.size == 0 for r in runs):
+        raise ValueError("aggregate_runs needs at least one run, each with at least one value")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if len(runs) == 1:
+        return aggregate(runs[0], level=level, n_boot=n_boot, seed=seed)
+    run_means = np.array([r.mean() for r in runs])
+    mean = float(run_means.mean())
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(runs), size=(n_boot, len(runs)))
+    boot = np.empty(n_boot)
+    for b in range(n_boot):
+        boot[b] = np.mean([runs[i][rng.integers(0, runs[i].size, size=runs[i].size)].mean() for i in picks[b]])
+    lo, hi = (float(x) for x in np.quantile(boot, [(1 - level) / 2, (1 + level) / 2]))
+    se = float(run_means.std(ddof=1) / math.sqrt(len(runs)))
+    return Estimate(mean, min(lo, mean), max(hi, mean), se, int(sum(r.size for r in runs)), level,
+                    "bootstrap-runs")
 
 
 def summarize(per_prompt: List[Dict[str, float]], level: float = 0.95, method: str = "bootstrap",

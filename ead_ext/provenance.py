@@ -34,10 +34,11 @@ def _version(module: str) -> str:
     return str(getattr(mod, "__version__", "unknown"))
 
 
-def provenance(argv=None) -> dict:
+def provenance(argv=None, also=()) -> dict:
+    """``{"command", "commit", "versions"}``; ``also``: more modules whose versions to name (e.g. verl)."""
     import ead_ext
 
+    versions = {"ead_ext": ead_ext.__version__, "torch": _version("torch"), "vllm": _version("vllm")}
+    versions.update({m: _version(m) for m in also})
     return {"command": " ".join(["ead-ext"] + list(sys.argv[1:] if argv is None else argv)),
-            "commit": _commit(),
-            "versions": {"ead_ext": ead_ext.__version__, "torch": _version("torch"), "vllm": _version("vllm"),
-                         "python": sys.version.split()[0]}}
+            "commit": _commit(), "versions": {**versions, "python": sys.version.split()[0]}}

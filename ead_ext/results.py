@@ -207,9 +207,11 @@ def train_tables(compare_dirs: Sequence[Path], reference: str = "ead", ks=(1, 4,
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ead_ext.results", description=__doc__.split("\n")[0])
-    ap.add_argument("kind", choices=["eval", "seeds", "train", "render"],
+    ap.add_argument("kind", choices=["eval", "seeds", "train", "train-seeds", "render"],
                     help="eval: one table per run; seeds: the runs as one comparison pooled over their seeds; "
-                         "train: --compare directories; render: rewrite a doc's generated blocks (RESULTS.md)")
+                         "train: --compare directories; train-seeds: training run records (record.json, "
+                         "docs/results/train-*.json) pooled over training seeds; "
+                         "render: rewrite a doc's generated blocks (RESULTS.md)")
     ap.add_argument("dirs", nargs="+", help="ead-ext eval --out directories or results.json files, ead-ext train "
                                             "--compare directories (read as one comparison), or the doc to render")
     ap.add_argument("--check", action="store_true", help="render: only compare; exit 1 where the doc differs")
@@ -220,6 +222,12 @@ def main(argv=None) -> int:
 
         runs = load_runs(args.dirs)
         print(seeds_tables(runs) + "\n\n" + "\n".join(seeds_verdicts(runs)))
+        return 0
+    if args.kind == "train-seeds":
+        from .results_train import load_records, train_seeds_tables, train_seeds_verdicts
+
+        records = load_records(args.dirs)
+        print(train_seeds_tables(records) + "\n\n" + "\n".join(train_seeds_verdicts(records)))
         return 0
     if args.kind == "render":
         from .results_doc import render

@@ -6,8 +6,9 @@ A block is written in the doc as::
     ... (generated: do not edit) ...
     <!-- /results -->
 
-:func:`render` replaces each block's body with :func:`.results_seeds.seeds_tables` and the verdict
-lines of the files its glob names (relative to the repository root), so the doc cannot drift from its
+:func:`render` replaces each block's body with the tables and verdict lines of the files its glob
+names (``seeds``: ``ead-ext eval`` results, :mod:`.results_seeds`; ``train``: training run records,
+:mod:`.results_train`) (relative to the repository root), so the doc cannot drift from its
 data: ``python -m ead_ext.results render docs/RESULTS.md`` rewrites it, ``--check`` only compares (and
 a test does the same).
 """
@@ -17,6 +18,7 @@ import re
 from pathlib import Path
 
 from .results_seeds import load_runs, seeds_tables, seeds_verdicts
+from .results_train import load_records, train_seeds_tables, train_seeds_verdicts
 
 __all__ = ["render", "BLOCK"]
 
@@ -27,11 +29,16 @@ def _body(kind: str, pattern: str, root: Path) -> str:
     files = sorted(root.glob(pattern))
     if not files:
         raise FileNotFoundError(f"no result files match {pattern} under {root}")
-    if kind != "seeds":
-        raise ValueError(f"unknown results block kind {kind!r}")
-    runs = load_runs(files)
-    lines = [seeds_tables(runs), "", "Verdicts (EAD against the best fixed temperature of each metric):", ""]
-    lines += [f"- {v}" for v in seeds_verdicts(runs)]
+    if kind == "seeds":
+        runs = load_runs(files)
+        lines = [seeds_tables(runs), "", "Verdicts (EAD against the best fixed temperature of each metric):", ""]
+        lines += [f"- {v}" for v in seeds_verdicts(runs)]
+    elif kind == "train":
+        records = load_records(files)
+        lines = [train_seeds_tables(records), "", "Verdicts:", ""]
+        lines += [f"- {v}" for v in train_seeds_verdicts(records)]
+    else:
+        raise ValueError(f"unknown results block kind {kind!r}: seeds (ead-ext eval runs) or train (run records)")
     return "\n".join(lines) + "\n"
 
 

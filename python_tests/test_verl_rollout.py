@@ -34,8 +34,7 @@ class VLLMServerStandIn:
         return TokenOutput(token_ids=[9, 10, 11, 2], log_probs=[-0.1, -0.2, -0.3, -0.4], stop_reason="completed")
 
 
-@pytest.fixture(scope="module")
-def worker_and_server(tmp_path_factory):
+def _worker(tmp_path_factory, overrides=()):
     from hydra import compose, initialize_config_dir
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -58,17 +57,25 @@ def worker_and_server(tmp_path_factory):
     with initialize_config_dir(config_dir=config_dir, version_base=None):
         cfg = compose(config_name="ead_dapo", overrides=[
             f"actor_rollout_ref.model.path={model_dir}", "data.max_prompt_length=16", "data.max_response_length=8",
-            "actor_rollout_ref.rollout.prompt_length=16", "actor_rollout_ref.rollout.response_length=8"])
+            "actor_rollout_ref.rollout.prompt_length=16", "actor_rollout_ref.rollout.response_length=8",
+            *overrides])
     server = VLLMServerStandIn()
     return EADAgentLoopWorker(cfg, server), server
 
 
-def run(worker, step, validate=False, n=2):
+@pytest.fixture(scope="module")
+def worker_and_server(tmp_path_factory):
+    return _worker(tmp_path_factory)
+
+
+def run(worker, step, validate=False, n=2, index=None):
     from verl import DataProto
 
+    index = np.arange(n) if index is None else np.asarray(index)
+    n = len(index)
     batch = DataProto.from_dict(
         non_tensors={"raw_prompt": np.array([[{"role": "user", "content": "what is one plus two ?"}]] * n, dtype=object),
-                     "index": np.arange(n), "data_source": np.array(["x"] * n, dtype=object)},
+                     "index": index, "data_source": np.array(["x"] * n, dtype=object)},
         meta_info={"global_steps": step, "validate": validate})
     return asyncio.run(worker.generate_sequences(batch))
 
@@ -95,6 +102,43 @@ def test_validation_rollouts_are_not_annealed(worker_and_server):
     server.requests.clear()
     run(worker, 7, validate=True)
     assert server.requests and all("ead" not in (r.get("extra_args") or {}) for r in server.requests)
+
+
+def test_validation_requests_are_seeded_per_prompt_and_repeat_with_val_seed(tmp_path_factory):
+    """custom.ead.val_seed: every validation request carries its own seed, a function of (val_seed,
+    prompt index, repeat) only (the same at every step and in every run: paired comparisons);
+    training requests carry none; without val_seed nothing is added. EAD off (fixed-temperature
+    runs) seeds validation the same way."""
+    from ead_ext.integrations.verl.seeding import validation_seed
+
+    index = [3, 3, 3, 8, 8, 8]  # verl repeats each held-out prompt val_kwargs.n times, adjacent
+    expected = [validation_seed(7, i, r) for i, r in zip(index, [0, 1, 2, 0, 1, 2])]
+    assert len(set(expected)) == 6 and all(0 <= s < 2 ** 31 for s in expected)
+    for enable in ("true", "false"):
+        worker, server = _worker(tmp_path_factory, ["actor_rollout_ref.rollout.custom.ead.val_seed=7",
+                                                    f"actor_rollout_ref.rollout.custom.ead.enable={enable}"])
+        for step in (0, 10):
+            server.requests.clear()
+            run(worker, step, validate=True, index=index)
+            assert sorted(r["seed"] for r in server.requests) == sorted(expected), (enable, step)
+        server.requests.clear()
+        run(worker, 1, validate=False, index=index)
+        assert all(r.get("seed") is None for r in server.requests)
+    # the literal value: the seed must not change across releases of this code (stored results use it)
+    assert validation_seed(7, 3, 0) == 161071718
+    worker, server = _worker(tmp_path_factory, ["actor_rollout_ref.rollout.custom.ead.val_seed=8"])
+    run(worker, 0, validate=True, index=index)
+    assert not set(r["seed"] for r in server.requests) & set(expected)
+
+
+def test_val_seed_must_be_a_non_negative_integer():
+    from ead_ext.integrations.verl.settings import EADConfigError, EADSettings
+
+    assert EADSettings.from_mapping({"val_seed": 3}).val_seed == 3
+    assert EADSettings.from_mapping({}).val_seed is None
+    for bad in (-1, 1.5, "3", True):
+        with pytest.raises(EADConfigError, match="val_seed must be a non-negative integer"):
+            EADSettings.from_mapping({"val_seed": bad})
 
 
 def test_tq_worker_uses_the_same_hook():

@@ -5,7 +5,9 @@ One run (default): EAD rollouts with TIS, ``--loss`` (GRPO by default) on verl's
 train split as verl data, its held-out split for evaluation. ``--compare`` trains the same setting once per method
 (EAD with TIS, EAD without TIS, fixed tau 0.6 / 1.0 / 1.2; same seed, data, steps and budget) and
 prints held-out Pass@1 / Pass@k / Worst@k / Majority@k with 95 % intervals at chosen steps.
-Writes ``out/train/<run>/{metrics.jsonl,heldout.json,train.png,verl.log,command.json}``.
+Writes ``out/train/<run>/{metrics.jsonl,heldout.json,record.json,train.png,verl.log,command.json}``;
+``--compare --seeds 0 1 2`` trains each method once per seed (``<method>-seed<k>``), and a
+``--compare`` run again keeps the runs already finished with the same spec (resumable).
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from typing import List
 from .._schedule_args import add_schedule_args, apply_schedule_args
 from ..schedule import PRESETS, Schedule
 from ..tasks import SCHEDULES, TASKS
+from ..provenance import provenance
 from .methods import LOSSES, default_compare_methods, parse_method
+from .record import make_record, write_record
 from .run import MANAGERS, RunSpec, TrainingFailed, collect, launch, prepare
 
 __all__ = ["main", "build_parser", "run_one"]
@@ -62,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: the task's (ead_ext.tasks.SCHEDULES) "
                               "for the tiny model, the paper's for --model)")
     add_schedule_args(g)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0,
+                    help="data order, initial shuffle, rollout and held-out sampling seeds (verl's validation is "
+                         "seeded per request from it)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="--compare: train every method once per seed (runs named <method>-seed<k>)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke setting: 2 steps of 2 prompts x 4, held-out 8 prompts x 4 (CI)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds before a run is stopped (default: scaled)")
@@ -100,6 +108,11 @@ def _spec(args, method, out: Path) -> RunSpec:
     if args.quick:
         spec = replace(spec, train_prompts=64)
     return spec
+
+
+def replace_seed(args, seed: int):
+    """``args`` with ``seed`` (a copy: the namespace of the other runs is left as it is)."""
+    return argparse.Namespace(**{**vars(args), "seed": seed})
 
 
 def _fmt(v) -> str:
@@ -140,6 +153,8 @@ def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True) -> dict:
                "steps": spec.steps, "step_seconds_median": sorted(timing)[len(timing) // 2] if timing else None,
                "heldout": result.heldout, "spec": spec.to_json()}
     (spec.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_record(spec.out / "record.json", make_record(spec.out, summary, result.steps,
+                                                        provenance(also=("verl",)), KS, MAJORITY))
     if result.heldout:
         last = result.heldout[-1]
         cells = ", ".join(f"{k} {v['mean']:.3f} [{v['lo']:.3f}, {v['hi']:.3f}]" for k, v in last["summary"].items()
@@ -176,7 +191,11 @@ def main(argv=None) -> int:
 
         methods = [parse_method(m) for m in args.methods] if args.methods else default_compare_methods()
         name = args.name or f"compare-{args.task}"
-        specs = [_spec(args, m, out / name / m.name.replace("=", "")) for m in methods]
+        if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
+            raise ValueError(f"--seeds repeats a seed: {args.seeds}")
+        seeded = [(m, s, f"{m.name.replace('=', '')}-seed{s}") for s in args.seeds for m in methods] if args.seeds \
+            else [(m, args.seed, m.name.replace("=", "")) for m in methods]
+        specs = [_spec(replace_seed(args, s), m, out / name / run) for m, s, run in seeded]
         compare(specs, out / name, verbose=args.verbose, plot=not args.no_plot)
         return 0
     except (TrainingFailed, ValueError, FileNotFoundError) as e:

@@ -1,18 +1,24 @@
 """`ead-ext train --compare`: the same training once per method, and a held-out table over steps.
 
 Every method gets the same seed (data order, initial model, rollout seeds), data, steps, prompts
-per step, rollouts per prompt and held-out evaluation (same prompts, same N, same temperature);
-only the rollout sampling (and, for EAD, the loss's importance weight) differs.
+per step, rollouts per prompt and held-out evaluation (same prompts, same N, same temperature, the
+same per-request validation seeds); only the rollout sampling (and, for EAD, the loss's importance
+weight) differs. With several training seeds each method runs once per seed.
+
+Resumable: a run whose directory already holds a ``summary.json`` and ``record.json`` made from the
+same spec is kept, not trained again (an interrupted comparison re-run trains only what is missing;
+a changed setting trains again).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
+import time
+from typing import List, Optional
 
 from .run import RunSpec, TrainingFailed
 
-__all__ = ["compare", "format_table", "TABLE_METRICS"]
+__all__ = ["compare", "finished", "format_table", "TABLE_METRICS"]
 
 TABLE_METRICS = ("pass@1", "pass@16", "worst@16", "maj@16")
 
@@ -36,9 +42,23 @@ def format_table(summaries: List[dict]) -> str:
     steps = _chosen_steps(summaries)
     metrics = [m for m in TABLE_METRICS
                if all(m in h["summary"] for s in summaries for h in s["heldout"] if h["step"] in steps)]
-    rows = [[s["method"], str(h["step"])] + [cell(h["summary"][m]) for m in metrics]
+    several = len({s.get("spec", {}).get("seed") for s in summaries}) > 1
+    rows = [[s["method"] + (f" (seed {s['spec']['seed']})" if several else ""), str(h["step"])]
+            + [cell(h["summary"][m]) for m in metrics]
             for s in summaries for h in s["heldout"] if h["step"] in steps]
     return md_table(["method", "step"] + metrics, rows)
+
+
+def finished(spec: RunSpec) -> Optional[dict]:
+    """The summary of ``spec``'s run when it already finished with this very spec, else None."""
+    summary_file, record_file = spec.out / "summary.json", spec.out / "record.json"
+    if not (summary_file.exists() and record_file.exists()):
+        return None
+    try:
+        summary = json.loads(summary_file.read_text())
+    except json.JSONDecodeError:
+        return None
+    return summary if summary.get("spec") == json.loads(json.dumps(spec.to_json())) else None
 
 
 def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool = True) -> List[dict]:
@@ -46,7 +66,13 @@ def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool =
 
     out.mkdir(parents=True, exist_ok=True)
     summaries, failed = [], []
+    t0 = time.monotonic()
     for spec in specs:
+        kept = finished(spec)
+        if kept is not None:
+            print(f"== {spec.out.name}: kept (finished earlier with the same spec, {kept['seconds']:.0f} s)", flush=True)
+            summaries.append(kept)
+            continue
         try:
             summaries.append(run_one(spec, verbose=verbose, plot=plot))
         except TrainingFailed as e:  # keep comparing the others; report at the end
@@ -56,12 +82,14 @@ def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool =
         raise TrainingFailed("every run failed")
     table = format_table(summaries)
     cfg = summaries[0]["spec"]
+    seeds = sorted({s["spec"]["seed"] for s in summaries})
     head = (f"task {cfg['task']}; held-out: {cfg['heldout_prompts']} prompts x N = {cfg['heldout_n']} at tau = {cfg['heldout_temperature']}; "
             f"{cfg['steps']} steps x {cfg['prompts_per_step']} prompts x n = {cfg['rollout_n']}, loss {cfg['loss']}, "
-            f"verl {cfg['trainer']} trainer, seed {cfg['seed']}; 95 % bootstrap intervals over prompts")
+            f"verl {cfg['trainer']} trainer, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; "
+            "95 % bootstrap intervals over prompts, one row per run")
     print(f"\n{head}\n\n{table}\n", flush=True)
-    times = ", ".join(f"{s['method']} {s['seconds']:.0f} s" for s in summaries)
-    print(f"wall time: {times}", flush=True)
+    times = ", ".join(f"{s['name']} {s['seconds']:.0f} s" for s in summaries)
+    print(f"run times: {times}; this invocation {time.monotonic() - t0:.0f} s", flush=True)
     (out / "table.md").write_text(f"{head}\n\n{table}\n")
     (out / "compare.json").write_text(json.dumps({"runs": summaries, "failed": failed}, indent=1) + "\n")
     if plot:

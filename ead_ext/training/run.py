@@ -138,6 +138,7 @@ def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path) -> L
         f"{ro}.val_kwargs.temperature={spec.heldout_temperature}",
         f"{ro}.val_kwargs.top_p=1.0", f"{ro}.val_kwargs.top_k=-1",
         *[f"{ro}.custom.ead.{k}={v}" for k, v in sch.to_dict().items()],
+        f"{ro}.custom.ead.val_seed={spec.seed}",  # seeded held-out sampling (integrations/verl/seeding.py)
         "reward.num_workers=1",
         f"reward.custom_reward_function.path={REWARD_FILE}", "reward.custom_reward_function.name=compute_score",
         f"trainer.use_v1={'true' if spec.trainer == 'v1' else 'false'}",

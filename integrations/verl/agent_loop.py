@@ -6,7 +6,8 @@ request of every agent loop (single-turn, tool, custom) goes through
 ``AgentLoopWorker._run_agent_loop(sampling_params, trajectory, ...)``, where ``trajectory["step"]``
 is the trainer's global step (``meta_info["global_steps"]``) and ``trajectory["validate"]`` marks
 validation. The EAD worker overrides that one method to add
-``extra_args={"ead": {<schedule>, "step": s}}`` to the request's sampling parameters, which verl's
+``extra_args={"ead": {<schedule>, "step": s}}`` to the request's sampling parameters (and, with
+``custom.ead.val_seed``, a per-request ``seed`` to validation requests: :mod:`.seeding`), which verl's
 vLLM server passes to ``vllm.SamplingParams(**sampling_params)`` unchanged. The EAD manager runs
 :func:`check_ead_config` on the driver before any rollout and swaps in the EAD worker.
 
@@ -20,6 +21,7 @@ from typing import Any, Optional
 import ray
 from verl.experimental.agent_loop.agent_loop import AgentLoopManager, AgentLoopWorker
 
+from .seeding import with_validation_seed
 from .settings import EADSettings, check_ead_config, with_ead_sampling_params
 
 __all__ = ["EADAgentLoopWorkerMixin", "EADAgentLoopWorker", "EADAgentLoopManager"]
@@ -39,9 +41,11 @@ class EADAgentLoopWorkerMixin:
         return self._ead_settings_cache
 
     def ead_sampling_params(self, sampling_params: dict[str, Any], trajectory: dict[str, Any]) -> dict[str, Any]:
-        return with_ead_sampling_params(
-            sampling_params, self.ead_settings, step=trajectory["step"], validate=bool(trajectory["validate"])
+        settings = self.ead_settings
+        params = with_ead_sampling_params(
+            sampling_params, settings, step=trajectory["step"], validate=bool(trajectory["validate"])
         )
+        return with_validation_seed(params, settings.val_seed if settings else None, trajectory)
 
     async def _run_agent_loop(self, sampling_params: dict[str, Any], trajectory: dict[str, Any], **kwargs):
         return await super()._run_agent_loop(self.ead_sampling_params(sampling_params, trajectory), trajectory,

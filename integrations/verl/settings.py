@@ -8,6 +8,10 @@ Where things live in a verl (0.9.x) config
   ``enable`` (default true), ``validate`` (default false: validation rollouts keep verl's
   ``val_kwargs`` sampling) and ``tis`` (default true; false: EAD rollouts trained without the
   importance correction, an ablation, which then requires ``rollout_correction.rollout_is: null``).
+  One option: ``val_seed`` (an integer; default none): validation rollouts get vLLM per-request
+  seeds derived from it, the prompt's index and the sample's repeat index (:mod:`.seeding`), so a
+  run's held-out numbers are reproducible and runs with the same ``val_seed`` draw the same random
+  numbers for the same prompt (paired comparisons). It applies with EAD on or off.
 - the TIS cap C: verl's own ``algorithm.rollout_correction.rollout_is_threshold`` with
   ``rollout_is: token`` (decoupled mode). verl computes the weight
   ``min(exp(old_log_prob - rollout_log_probs), C)`` once per batch in the trainer and hands it to the
@@ -48,6 +52,7 @@ EAD_STEP_KEY = "step"
 
 _SCHEDULE_FIELDS = tuple(f.name for f in fields(Schedule))
 _SWITCHES = ("enable", "validate", "tis")
+_OPTIONS = ("val_seed",)
 
 
 class EADConfigError(ValueError):
@@ -84,12 +89,13 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class EADSettings:
-    """The EAD section of a verl config: the schedule and three switches."""
+    """The EAD section of a verl config: the schedule, three switches and the validation seed."""
 
     schedule: Schedule
     enable: bool = True
     validate: bool = False
     tis: bool = True
+    val_seed: Optional[int] = None
 
     @classmethod
     def from_mapping(cls, section: Optional[Mapping[str, Any]]) -> Optional["EADSettings"]:
@@ -101,11 +107,11 @@ class EADSettings:
             raise EADConfigError(
                 f"actor_rollout_ref.rollout.custom.ead must be a mapping of schedule fields, got {type(section).__name__}"
             )
-        unknown = sorted(set(section) - set(_SCHEDULE_FIELDS) - set(_SWITCHES))
+        unknown = sorted(set(section) - set(_SCHEDULE_FIELDS) - set(_SWITCHES) - set(_OPTIONS))
         if unknown:
             raise EADConfigError(
                 f"unknown key(s) {unknown} in actor_rollout_ref.rollout.custom.ead; "
-                f"known: {sorted(_SCHEDULE_FIELDS + _SWITCHES)}"
+                f"known: {sorted(_SCHEDULE_FIELDS + _SWITCHES + _OPTIONS)}"
             )
         switches = {}
         for name in _SWITCHES:
@@ -113,6 +119,12 @@ class EADSettings:
                 if not isinstance(section[name], bool):
                     raise EADConfigError(f"actor_rollout_ref.rollout.custom.ead.{name} must be true/false")
                 switches[name] = section[name]
+        val_seed = section.get("val_seed")
+        if val_seed is not None and (isinstance(val_seed, bool) or not isinstance(val_seed, int) or val_seed < 0):
+            raise EADConfigError(
+                f"actor_rollout_ref.rollout.custom.ead.val_seed must be a non-negative integer, got {val_seed!r}"
+            )
+        switches["val_seed"] = val_seed
         params = {k: v for k, v in section.items() if k in _SCHEDULE_FIELDS}
         try:
             schedule = Schedule.from_dict(params)
