@@ -131,6 +131,32 @@ def test_validation_requests_are_seeded_per_prompt_and_repeat_with_val_seed(tmp_
     assert not set(r["seed"] for r in server.requests) & set(expected)
 
 
+def test_tq_worker_seeds_each_of_a_prompts_sessions(tmp_path_factory, monkeypatch):
+    """verl's V1 (TransferQueue) worker runs one trajectory n times (session_id 0..n-1, rollout_n 0
+    for all): each session gets its own seed. Stand-in: verl's own TQ ``_run_agent_loop`` body (the
+    agent loop and TransferQueue writes) is replaced by a recorder; the EAD override and the class
+    chain are the real ones, with the config of the legacy fixture plus val_seed."""
+    pytest.importorskip("transfer_queue")
+    from ead_ext.integrations.verl import agent_loop_tq
+    from ead_ext.integrations.verl.seeding import validation_seed
+
+    cfg_worker, _ = _worker(tmp_path_factory, ["actor_rollout_ref.rollout.custom.ead.val_seed=7"])
+    seen = []
+
+    async def record(self, sampling_params, trajectory, **kwargs):
+        seen.append((kwargs["session_id"], sampling_params.get("seed")))
+
+    monkeypatch.setattr(agent_loop_tq._AgentLoopWorkerTQ, "_run_agent_loop", record)
+    worker = object.__new__(agent_loop_tq.EADAgentLoopWorkerTQ)
+    worker.config = cfg_worker.config
+    trajectory = {"step": 0, "sample_index": 3, "rollout_n": 0, "validate": True}
+    for session in range(4):
+        asyncio.run(worker._run_agent_loop({"temperature": 1.0}, trajectory=trajectory, trace=False,
+                                           session_id=session, uid="u3"))
+    assert seen == [(i, validation_seed(7, 3, i)) for i in range(4)]
+    assert len({s for _, s in seen}) == 4
+
+
 def test_val_seed_must_be_a_non_negative_integer():
     from ead_ext.integrations.verl.settings import EADConfigError, EADSettings
 

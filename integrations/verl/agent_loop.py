@@ -21,7 +21,7 @@ from typing import Any, Optional
 import ray
 from verl.experimental.agent_loop.agent_loop import AgentLoopManager, AgentLoopWorker
 
-from .seeding import with_validation_seed
+from .seeding import repeat_index, with_validation_seed
 from .settings import EADSettings, check_ead_config, with_ead_sampling_params
 
 __all__ = ["EADAgentLoopWorkerMixin", "EADAgentLoopWorker", "EADAgentLoopManager"]
@@ -40,16 +40,17 @@ class EADAgentLoopWorkerMixin:
             self._ead_settings_parsed = True
         return self._ead_settings_cache
 
-    def ead_sampling_params(self, sampling_params: dict[str, Any], trajectory: dict[str, Any]) -> dict[str, Any]:
+    def ead_sampling_params(self, sampling_params: dict[str, Any], trajectory: dict[str, Any],
+                            repeat: int = 0) -> dict[str, Any]:
         settings = self.ead_settings
         params = with_ead_sampling_params(
             sampling_params, settings, step=trajectory["step"], validate=bool(trajectory["validate"])
         )
-        return with_validation_seed(params, settings.val_seed if settings else None, trajectory)
+        return with_validation_seed(params, settings.val_seed if settings else None, trajectory, repeat)
 
     async def _run_agent_loop(self, sampling_params: dict[str, Any], trajectory: dict[str, Any], **kwargs):
-        return await super()._run_agent_loop(self.ead_sampling_params(sampling_params, trajectory), trajectory,
-                                             **kwargs)
+        params = self.ead_sampling_params(sampling_params, trajectory, repeat_index(trajectory, kwargs))
+        return await super()._run_agent_loop(params, trajectory, **kwargs)
 
 
 class EADAgentLoopWorker(EADAgentLoopWorkerMixin, AgentLoopWorker):

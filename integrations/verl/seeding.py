@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Mapping
 
-__all__ = ["validation_seed", "with_validation_seed"]
+__all__ = ["repeat_index", "validation_seed", "with_validation_seed"]
 
 
 def validation_seed(val_seed: int, sample_index: Any, repeat: int) -> int:
@@ -23,11 +23,21 @@ def validation_seed(val_seed: int, sample_index: Any, repeat: int) -> int:
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
-def with_validation_seed(sampling_params: Mapping[str, Any], val_seed: Any, trajectory: Mapping[str, Any]) -> dict:
+def repeat_index(trajectory: Mapping[str, Any], loop_kwargs: Mapping[str, Any]) -> int:
+    """Which of a prompt's n samples a request is. verl's legacy worker repeats the prompt in the
+    batch and numbers the copies (``trajectory["rollout_n"]``); its V1 (TransferQueue) worker runs
+    one trajectory n times and numbers the runs (``session_id``), leaving ``rollout_n`` 0 for all."""
+    if loop_kwargs.get("session_id") is not None:
+        return int(loop_kwargs["session_id"])
+    return int(trajectory["rollout_n"])
+
+
+def with_validation_seed(sampling_params: Mapping[str, Any], val_seed: Any, trajectory: Mapping[str, Any],
+                         repeat: int) -> dict:
     """A copy of ``sampling_params`` with the request's seed set for a validation trajectory
     (``val_seed`` not None); training rollouts and requests that already carry a seed are left as they are."""
     params = dict(sampling_params)
     if val_seed is None or not trajectory.get("validate") or params.get("seed") is not None:
         return params
-    params["seed"] = validation_seed(val_seed, trajectory["sample_index"], int(trajectory["rollout_n"]))
+    params["seed"] = validation_seed(val_seed, trajectory["sample_index"], repeat)
     return params
