@@ -19,14 +19,38 @@ DOC = REPO / "docs" / "RESULTS.md"
 def test_results_doc_is_rendered_from_the_stored_files():
     text = DOC.read_text()
     blocks = list(BLOCK.finditer(text))
-    assert len(blocks) >= 2  # both tasks' inference tables
+    assert [m.group("kind") for m in blocks].count("seeds") >= 2  # both tasks' inference tables
+    assert [m.group("kind") for m in blocks].count("train") >= 1  # RL over training seeds
     for m in blocks:
         files = sorted(REPO.glob(m.group("glob")))
-        assert len(files) >= 3, (m.group("glob"), files)  # at least 3 eval seeds
         for f in files:
             r = json.loads(f.read_text())
-            assert r["provenance"]["commit"] and r["provenance"]["command"].startswith("ead-ext eval")
+            command = {"seeds": "ead-ext eval", "train": "ead-ext train"}[m.group("kind")]
+            assert r["provenance"]["commit"] and r["provenance"]["command"].startswith(command)
+        if m.group("kind") == "seeds":
+            assert len(files) >= 3, (m.group("glob"), files)  # at least 3 eval seeds
+        else:  # EAD, tau = 0.6 and tau = 1.0, each over at least 3 training seeds
+            records = [json.loads(f.read_text()) for f in files]
+            for method in ("ead", "tau=0.6", "tau=1"):
+                assert len({r["spec"]["seed"] for r in records if r["method"] == method}) >= 3, method
     assert render(text, REPO) == text, "docs/RESULTS.md differs from docs/results/: python -m ead_ext.results render docs/RESULTS.md"
+
+
+def test_stored_training_runs_of_one_seed_start_from_the_same_heldout_numbers():
+    """Seeded validation: before training (step 0) every method of one seed is the same model on
+    the same prompts with the same per-request seeds, so every prompt's metrics are identical."""
+    from ead_ext.training.record import per_prompt
+
+    records = [json.loads(f.read_text()) for f in sorted((REPO / "docs" / "results").glob("train-*.json"))]
+    assert records
+    by_seed = {}
+    for r in records:
+        step0 = next(h for h in r["heldout"] if h["step"] == 0)
+        by_seed.setdefault((r["spec"]["task"], r["spec"]["seed"]), []).append((r["method"], per_prompt(step0)))
+    for key, runs in by_seed.items():
+        assert len(runs) >= 2, key
+        for method, values in runs[1:]:
+            assert values == runs[0][1], (key, method, runs[0][0])
 
 
 def _run(seed, ead, other, prompts=40, field_change=None):

@@ -52,7 +52,8 @@ def run(request, tmp_path_factory):
 
 def test_files_and_progress(run):
     d = run["dir"]
-    for name in ("metrics.jsonl", "heldout.json", "summary.json", "train.png", "command.json", "verl.log"):
+    for name in ("metrics.jsonl", "heldout.json", "summary.json", "record.json", "train.png", "command.json",
+                 "verl.log"):
         assert (d / name).stat().st_size > 0, name
     assert {1, 2} <= set(run["steps"])
     assert "step 2/2" in run["stdout"] and "held-out at step 2" in run["stdout"]
@@ -62,6 +63,27 @@ def test_files_and_progress(run):
         assert h["prompts"] == 8 and h["n"] == 4
         assert 0.0 <= h["summary"]["pass@1"]["mean"] <= h["summary"]["pass@4"]["mean"] <= 1.0
         assert h["summary"]["worst@4"]["mean"] <= h["summary"]["pass@1"]["mean"]
+
+
+def test_heldout_samples_are_seeded_one_seed_per_sample(run):
+    """Seeded validation (custom.ead.val_seed from --seed) gives each of a prompt's N samples its own
+    seed: the samples of a prompt differ (a seed shared by a prompt's samples, as verl's V1 worker's
+    trajectory numbering gave, makes all N identical); the stored record holds every prompt's metrics."""
+    from collections import defaultdict
+
+    command = json.loads((run["dir"] / "command.json").read_text())["command"]
+    assert "actor_rollout_ref.rollout.custom.ead.val_seed=0" in command
+    for dump in sorted((run["dir"] / "heldout").glob("*.jsonl")):
+        outputs = defaultdict(list)
+        for line in dump.read_text().splitlines():
+            rec = json.loads(line)
+            outputs[rec["input"]].append(rec["output"])
+        varied = sum(len(set(v)) > 1 for v in outputs.values())
+        assert varied >= len(outputs) // 2, (dump.name, varied, len(outputs))
+    record = json.loads((run["dir"] / "record.json").read_text())
+    assert [h["step"] for h in record["heldout"]] == [0, 2]
+    assert all(len(h["prompts"]) == 8 and len(h["values"]) == 8 for h in record["heldout"])
+    assert record["provenance"]["versions"]["verl"] not in ("absent", "unknown")
 
 
 def test_reward_and_temperature_metrics(run):
