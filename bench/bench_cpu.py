@@ -6,7 +6,7 @@ rows: fp32 logits / temperature, softmax, an exponential race
 the sampled token's log-prob. Both run on the same rows, side by side, in one
 process, with the same thread count. Timed with torch.utils.benchmark (median).
 
-Logit rows come in two kinds, built by the tests' generators (python_tests/sampling_helpers.py):
+Logit rows come in two kinds, built by the tests' generators (ead_ext.testing):
   llm   realistic_logits: heavy-tailed rows like a language model's, a few peaked
         tokens a random margin above the bulk (the op skips the noise of entries
         that cannot win)
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -35,8 +34,7 @@ import torch.utils.benchmark as tb
 import ead_ext
 from composite import eager_composite  # bench/ is on sys.path when run as a script
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python_tests"))
-from sampling_helpers import flat_logits, realistic_logits  # noqa: E402  (the tests' generators)
+from ead_ext.testing import flat_logits, realistic_logits  # the tests' generators
 
 LOGITS = {"llm": realistic_logits, "flat": flat_logits}
 

@@ -31,7 +31,7 @@ speed-ups of the fused op (> 1: fused is faster). Never asserts on time.
     python bench/bench_cuda.py --flush-l2      # logits from DRAM
     python bench/bench_cuda.py --quick         # a small smoke run
     python bench/bench_cuda.py --json cuda.json  # also write the rows (bench/tables.py -> markdown)
-Logits: the tests' generators (python_tests/sampling_helpers.py), --kind llm or flat.
+Logits: the tests' generators (ead_ext.testing), --kind llm or flat.
 Without a GPU (or without the CUDA op) it says so and exits 0.
 """
 from __future__ import annotations
@@ -48,12 +48,11 @@ import torch
 
 from composite import eager_composite  # bench/ is on sys.path when run as a script
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python_tests"))
-from sampling_helpers import flat_logits, realistic_logits  # noqa: E402  (the tests' generators)
+from ead_ext.testing import flat_logits, realistic_logits  # the tests' generators
 
 
 def make_logits(kind: str, batch: int, vocab: int, dtype: torch.dtype, device, seed: int = 0) -> torch.Tensor:
-    """The tests' generators (python_tests/sampling_helpers.py): llm = realistic_logits (heavy-tailed
+    """The tests' generators (ead_ext.testing): llm = realistic_logits (heavy-tailed
     bulk, a few peaked tokens a random margin above it), flat = flat_logits (N(0, 1)); built on the
     CPU, then moved to the device."""
     make = realistic_logits if kind == "llm" else flat_logits

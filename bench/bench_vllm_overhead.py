@@ -12,7 +12,7 @@ engine, median over steps) and the engine's wall time per decode step. Then the 
 samplers are timed on synthetic LLM-like logits (the tests' realistic_logits, python_tests/) of a
 large vocabulary (V = 151,936, Qwen2's), reusing the engine's real sampling metadata of the last
 step, so the sampling work dominates. The model is the tests' tiny random Llama
-(python_tests/random_llama.py).
+(ead_ext/testing/random_llama.py).
 
 Usage:  python bench/bench_vllm_overhead.py [--batch 1 16 64] [--tokens 32] [--json out.json]
 Prints ratios; never asserts on time.
@@ -68,9 +68,8 @@ def main(argv=None) -> int:
     from vllm.inputs import TokensPrompt
 
     from ead_ext.integrations.vllm import install
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python_tests"))
-    from random_llama import ensure_random_llama  # the tests' tiny random Llama (python_tests/)
-    from sampling_helpers import realistic_logits  # the tests' LLM-like logits
+    from ead_ext.testing.random_llama import ensure_random_llama
+    from ead_ext.testing import realistic_logits  # the tests' LLM-like logits
     from ead_ext.integrations.vllm.v1 import EADSampler
 
     install()

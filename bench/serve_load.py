@@ -3,7 +3,7 @@
     python bench/serve_load.py              # 64 clients: 256 plain then 256 EAD requests, then 320 mixed
     python bench/serve_load.py --quick      # fewer requests
 
-One server (a random tiny Llama, python_tests/random_llama.py; a KV cache of --kv-blocks blocks of
+One server (a random tiny Llama, ead_ext/testing/random_llama.py; a KV cache of --kv-blocks blocks of
 32 tokens, far less than the clients ask for, so that running requests are preempted and resumed):
 
 1. throughput: --requests plain requests, then as many EAD requests of the same shape (seeded,
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -33,10 +32,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python_tests"))
 import requests  # noqa: E402
 
-from serve_helpers import PROMPT, ServerFailed, complete, ead_serve, healthy, ids_and_logprobs, metric  # noqa: E402
+from ead_ext.testing.serve import PROMPT, ServerFailed, complete, ead_serve, healthy, ids_and_logprobs, metric  # noqa: E402
 
 SCHED = {"tau_max": 1.5, "tau_min": 0.3, "d0": 1.0, "growth": 0.0, "cutoff": 3, "token_scale": 20.0}
 KV_BLOCK = 32
@@ -169,20 +167,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="64 requests per throughput phase, 128 mixed")
     ap.add_argument("--clients", type=int, default=64)
-    ap.add_argument("--requests", type=int, default=256, help="requests per throughput phase")
+    ap.add_argument("--requests", type=int, default=256, help="requests per throughput phase (0: no throughput phase)")
     ap.add_argument("--mixed", type=int, default=320, help="requests of the mixed phase")
     ap.add_argument("--kv-blocks", type=int, default=12, help="KV-cache blocks of 32 tokens")
     args = ap.parse_args(argv)
     if args.quick:
         args.requests, args.mixed = 64, 128
-    from random_llama import make_random_llama
+    from ead_ext.testing.random_llama import make_random_llama
 
     work = Path(tempfile.mkdtemp(prefix="ead_serve_load_"))
     model = make_random_llama(work / "model")
     try:
         with ead_serve(model, work / "server.log", *server_args(args.kv_blocks)) as srv:
             print(f"server up: {srv['url']} (log {srv['log']}), KV cache {args.kv_blocks} x {KV_BLOCK} tokens")
-            throughput(srv["url"], args.requests, args.clients)
+            if args.requests > 0:
+                throughput(srv["url"], args.requests, args.clients)
             failures = mixed_phase(srv["url"], args.mixed, args.clients)
     except ServerFailed as e:
         print(e, file=sys.stderr)

@@ -42,6 +42,22 @@ def restore_num_threads():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny random Llama made on the spot (ead_ext.testing.random_llama), one per test module."""
+    from ead_ext.testing.random_llama import make_random_llama
+
+    return make_random_llama(tmp_path_factory.mktemp("tiny_llama"))
+
+
+@pytest.fixture(scope="module")
+def hf_model(model_dir):
+    """``model_dir`` loaded by transformers in fp32: the reference the engines' log-probs are checked against."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
+
+
 _CUDA_SKIP = cuda_skip_reason()
 
 

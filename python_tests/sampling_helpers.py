@@ -1,4 +1,4 @@
-"""Shared helpers of the ead::sample tests (CPU and CUDA): logits generators, op/reference callers
+"""Shared helpers of the ead::sample tests (CPU and CUDA): op/reference callers
 and the near-tie rule for comparing tokens (pytest puts this folder on sys.path, so test modules
 import it as `sampling_helpers`). The float64 oracles take the op's tensors on any device and
 compute on the CPU; tau may be a float or a per-row tensor wherever it is taken."""
@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ead_ext import reference
+from ead_ext.testing import flat_logits, realistic_logits  # noqa: F401  (the one generator of each kind)
 
 # The schedule arguments of the op in schema order (tau_max, tau_min, decay, cutoff, token_scale);
 # decay 25 is Schedule().at_step(0).
@@ -25,45 +26,6 @@ LOG2E = 1.4426950408889634
 # entries' scores y + noise (float64 noise on both sides: ~1e-16 apart). 1e-5 is a generous
 # bound that still rejects any real disagreement (Gumbel gaps are O(1)).
 NEAR_TIE_REL = 1e-5
-
-
-def realistic_logits(batch: int, vocab: int, *, seed: int, dtype: torch.dtype = torch.float32,
-                     masked_frac: float = 0.0, device="cpu") -> torch.Tensor:
-    """LLM-like logits: a heavy-tailed bulk (normal + Laplace, |x| up to ~30) and, per row, a few
-    peaked tokens a random margin above the bulk, so rows range from flat to very peaked.
-
-    With ``masked_frac`` > 0 that fraction of entries (never a row's peaked ones) is -inf. Built
-    on the CPU (the same values on every device), then moved to ``device``. The one LLM-like
-    generator of the tests and the benchmarks (bench/ imports it).
-    """
-    g = torch.Generator().manual_seed(seed)
-    x = 2.0 * torch.randn(batch, vocab, generator=g)
-    lap = torch.empty(batch, vocab).exponential_(1.0, generator=g) - torch.empty(batch, vocab).exponential_(
-        1.0, generator=g)
-    x = x + lap - 3.0
-    if vocab > 1:
-        k = min(5, vocab)
-        idx = torch.stack([torch.randperm(vocab, generator=g)[:k] for _ in range(batch)]) if batch else \
-            torch.empty(0, k, dtype=torch.long)
-        top = x.max(dim=1, keepdim=True).values if batch else torch.empty(0, 1)
-        # per-row peakedness: margins 0..12 above the bulk's max, the first peak highest
-        margin = torch.rand(batch, 1, generator=g) * 12.0
-        spread = torch.rand(batch, k, generator=g) * 3.0
-        spread[:, 0] = 0.0
-        x.scatter_(1, idx, top + margin - spread)
-        if masked_frac > 0:
-            mask = torch.rand(batch, vocab, generator=g) < masked_frac
-            mask.scatter_(1, idx, False)
-            x = x.masked_fill(mask, -math.inf)
-    x = x.clamp(-30.0, 30.0) if masked_frac == 0 else torch.where(torch.isinf(x), x, x.clamp(-30.0, 30.0))
-    return x.to(dtype).to(device)
-
-
-def flat_logits(batch: int, vocab: int, *, seed: int, dtype: torch.dtype = torch.float32,
-                device="cpu") -> torch.Tensor:
-    """N(0, 1) rows: no token stands out, every entry needs its noise (the kernels' worst case)."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, vocab, generator=g).to(dtype).to(device)
 
 
 def row_ids(batch: int, *, seed: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,13 +2,13 @@
 bit-identical statistics whatever the batch around it, the row order, the thread count or the
 row stride; the CPU capability kernels (DEFAULT/AVX2/AVX512) draw the same tokens."""
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 import torch
 
+from child_env import child_env
 from sampling_helpers import (DTYPES, fp32_scaling_tol, near_tie_mismatches, op, oracle, realistic_logits, row_ids,
                               temperatures)
 
@@ -90,8 +90,7 @@ def test_row_stride_does_not_change_results():
 
 
 _CHILD = r"""
-import json, sys, torch, ead_ext
-sys.path.insert(0, sys.argv[1])
+import json, torch, ead_ext
 from sampling_helpers import op, realistic_logits, row_ids, temperatures
 x = realistic_logits(300, 5000, seed=7, dtype=torch.bfloat16)
 seeds, offsets = row_ids(300, seed=8)
@@ -114,9 +113,8 @@ def test_cpu_capability_kernels_draw_the_same_tokens(cap):
     """The kernel is compiled once per capability (different vector widths, log2/exp2
     implementations, FMA or not): tokens equal up to float near-ties, statistics within the fp32
     tolerance."""
-    env = dict(os.environ, ATEN_CPU_CAPABILITY=cap.lower(), OMP_NUM_THREADS="2")
-    res = subprocess.run([sys.executable, "-c", _CHILD, os.path.dirname(__file__)], env=env, capture_output=True,
-                         text=True, timeout=300)
+    env = child_env(ATEN_CPU_CAPABILITY=cap.lower(), OMP_NUM_THREADS="2")
+    res = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     child = json.loads(res.stdout.strip().splitlines()[-1])
     assert child["cap"] == cap

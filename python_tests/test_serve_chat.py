@@ -21,7 +21,7 @@ def test_chat_completions_on_ead_ext_serve(tmp_path):
     import openai
 
     import vllm_helpers  # noqa: F401
-    from serve_helpers import ServerFailed, ead_serve
+    from ead_ext.testing.serve import ServerFailed, ead_serve
 
     model = str(ASSET_DIRS["arithmetic"])
     tok = AutoTokenizer.from_pretrained(model)

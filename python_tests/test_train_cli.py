@@ -28,25 +28,30 @@ torch = pytest.importorskip("torch")
 from ead_ext.tasks import SCHEDULES  # noqa: E402
 
 
-# both verl trainers, each on one of the embedded tasks (a third run would add ~5 min to CI)
-@pytest.fixture(scope="module", params=[("v1", "arithmetic"), ("legacy", "countdown")], ids=lambda p: "-".join(p))
+# both verl trainers, each on one of the embedded tasks, and the default trainer with two ranks (FSDP
+# over gloo, one vLLM server per rank: the multi-rank path); each run ~2.5 min on 2 cores
+@pytest.fixture(scope="module", params=[("v1", "arithmetic", 1), ("legacy", "countdown", 1), ("v1", "countdown", 2)],
+                ids=lambda p: f"{p[0]}-{p[1]}" + (f"-{p[2]}ranks" if p[2] > 1 else ""))
 def run(request, tmp_path_factory):
-    trainer, task = request.param
+    trainer, task, ranks = request.param
     out = tmp_path_factory.mktemp(f"train-{trainer}")
     exe = shutil.which("ead-ext", path=os.path.dirname(sys.executable)) or shutil.which("ead-ext")
     cmd = [exe, "train", "--quick", "--trainer", trainer, "--task", task, "--out", str(out), "--name", "run",
-           "--timeout", "1200"]
-    env = dict(os.environ, EAD_VLLM_TRACE=str(out / "trace"))
+           "--timeout", "1200", "--ranks", str(ranks)]
+    env = dict(os.environ, EAD_VLLM_TRACE=str(out / "trace"), EAD_VERL_BATCH_TRACE=str(out / "batch"))
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
     run_dir = out / "run"
     log = (run_dir / "verl.log").read_text(errors="replace")[-6000:] if (run_dir / "verl.log").exists() else ""
     assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n--- verl.log tail ---\n{log}"
     trace = [json.loads(line) for f in sorted((out / "trace").glob("*.jsonl")) for line in f.read_text().splitlines()]
+    batch = [json.loads(line) for f in sorted((out / "batch").glob("*.jsonl")) for line in f.read_text().splitlines()]
     steps = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     # the model the run trained from (the shipped one: its tokenizer carries the chat template)
     command = json.loads((run_dir / "command.json").read_text())["command"]
     model = next(a.split("=", 1)[1] for a in command if a.startswith("actor_rollout_ref.model.path="))
-    return {"dir": run_dir, "stdout": r.stdout, "trace": trace, "steps": {s["step"]: s for s in steps},
+    return {"dir": run_dir, "trainer": trainer, "ranks": ranks, "log": (run_dir / "verl.log").read_text(errors="replace"),
+            "trace_files": sorted((out / "trace").glob("*.jsonl")),
+            "stdout": r.stdout, "trace": trace, "batch": batch, "steps": {s["step"]: s for s in steps},
             "task": task, "schedule": SCHEDULES[task], "model": model}
 
 
@@ -63,6 +68,19 @@ def test_files_and_progress(run):
         assert h["prompts"] == 8 and h["n"] == 4
         assert 0.0 <= h["summary"]["pass@1"]["mean"] <= h["summary"]["pass@4"]["mean"] <= 1.0
         assert h["summary"]["worst@4"]["mean"] <= h["summary"]["pass@1"]["mean"]
+
+
+def test_every_rank_trained_and_sampled(run):
+    """--ranks: verl's n_gpus_per_node, FSDP workers (one process each, a gloo group between them)
+    and one vLLM rollout server per rank, each of which sampled EAD rows."""
+    import re
+
+    command = json.loads((run["dir"] / "command.json").read_text())["command"]
+    assert f"trainer.n_gpus_per_node={run['ranks']}" in command
+    workers = set(re.findall(r"\(WorkerDict pid=(\d+)\)", run["log"]))
+    assert len(workers) == run["ranks"], workers
+    samplers = [f for f in run["trace_files"] if f.stat().st_size > 0]  # one trace file per sampling process
+    assert len(samplers) == run["ranks"], samplers
 
 
 def test_heldout_samples_are_seeded_one_seed_per_sample(run):
@@ -156,6 +174,44 @@ def test_rollout_logprobs_are_the_annealed_ones(run):
     # the traced log-probs are not the tau = 1 ones: some miss those by far more than they miss the annealed ones
     far = sum(e > max(10 * worst, 1e-4) for e in err_raw)
     assert far > 0, f"no traced token told the annealed log-prob from the tau = 1 one (largest gap {max(err_raw)})"
+
+
+def _traced_chains(rows):
+    """Each traced row's whole sequence: (token ids, log-probs) at positions 0..p of its request,
+    from the rows before it. A row is keyed by its prompt and the tokens up to and including its own
+    (requests that share a prefix share those rows' log-probs: same logits, same tau_t)."""
+    by_tokens = {(tuple(r["prompt_ids"]), tuple(r["output_ids"] + [r["token"]])): r for r in rows}
+    chains = []
+    for r in rows:
+        out, prompt = r["output_ids"] + [r["token"]], tuple(r["prompt_ids"])
+        links = [by_tokens.get((prompt, tuple(out[:q + 1]))) for q in range(len(out))]
+        assert all(links), "a traced row's earlier positions are missing from the trace"
+        chains.append((out, [x["logprob"] for x in links]))
+    return chains
+
+
+def test_batch_rollout_logprobs_are_the_traced_ones(run):
+    """verl's batch (what its TIS step read: ead_ext.integrations.verl.batch_trace) carries the
+    log-probs the EAD sampler returned: every traced sequence of step 1 is, position by position
+    (and token by token where the batch has the tokens: the legacy trainer), the start of one of
+    the batch's responses, and every response of the batch is traced for its first 8 positions (or all, if shorter)."""
+    (step1,) = [b for b in run["batch"] if b["call"] == 1]
+    assert (step1["responses"] is not None) == (run["trainer"] == "legacy")  # the V1 trainer fetches no tokens
+    lps, toks = step1["rollout_log_probs"], step1["responses"]
+    assert len(lps) == 2 * 4  # --quick: 2 prompts x n = 4
+    covered = [0] * len(lps)  # per batch row: the longest traced sequence found in it
+    for out, chain in _traced_chains([r for r in run["trace"] if r["step"] == 1]):
+        hits = [b for b, lp in enumerate(lps)
+                if len(lp) >= len(chain) and all(abs(x - y) <= 1e-6 for x, y in zip(lp, chain))
+                and (toks is None or toks[b][:len(out)] == out)]
+        assert hits, f"a traced sequence of {len(chain)} tokens is in no row of verl's batch"
+        for b in hits:
+            covered[b] = max(covered[b], len(chain))
+    short = [b for b, lp in enumerate(lps) if covered[b] < min(8, len(lp))]
+    assert not short, f"batch rows without a traced match of 8 tokens (or their whole length): {short}, {covered}"
+    # the weights TIS applied are min(exp(old - rollout), C): not checked here (verl's own code,
+    # test_verl_losses.py), but they are present and bounded by C = 2
+    assert all(0.0 < w <= 2.0 + 1e-6 for row in step1["rollout_is_weights"] for w in row)
 
 
 def test_tis_weights_reached_the_loss(run):

@@ -169,7 +169,7 @@ def test_ending_a_run_also_ends_its_processes_that_left_the_group():
     import sys
     import time
 
-    from ead_ext.training.run import RUN_MARKER, _end_group, _marked_processes
+    from ead_ext.training.run import RUN_MARKER, _end_group, marked_processes
 
     run_id = f"test-{os.getpid()}-{time.time_ns()}"
     # the run's leader starts a child in a new session, prints its pid, and both sleep
@@ -179,13 +179,61 @@ def test_ending_a_run_also_ends_its_processes_that_left_the_group():
                             stdout=subprocess.PIPE, text=True, start_new_session=True)
     escaped = int(proc.stdout.readline())
     assert os.getpgid(escaped) != proc.pid  # it really left the run's process group
-    assert sorted(_marked_processes(run_id)) == sorted([proc.pid, escaped])
+    assert sorted(marked_processes(run_id)) == sorted([proc.pid, escaped])
     t0 = time.monotonic()
     _end_group(proc, run_id, grace_s=5.0)
     assert proc.returncode is not None and time.monotonic() - t0 < 15
-    assert _marked_processes(run_id) == []
+    assert marked_processes(run_id) == []
     try:  # gone, or a zombie its new parent has not reaped yet
         with open(f"/proc/{escaped}/stat") as f:
             assert f.read().rsplit(")", 1)[-1].split()[0] == "Z"
     except FileNotFoundError:
         pass
+
+
+def _tiny_spec(tmp_path, **kw):
+    return RunSpec(out=tmp_path / "run", method=parse_method("ead"), schedule=TINY_SCHEDULE, steps=3,
+                   prompts_per_step=2, rollout_n=4, train_prompts=16, heldout_prompts=4, heldout_n=4, **kw)
+
+
+def test_ranks_split_the_step_over_the_trainer_ranks(tmp_path):
+    from verl.trainer.main_ppo import validate_config
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+
+    from ead_ext.integrations.verl import cpu_mode
+
+    cfg = _compose(prepare(_tiny_spec(tmp_path, ranks=2)))
+    validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    assert cfg.trainer.n_gpus_per_node == 2
+    assert cfg.actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu == 4  # 2 prompts x 4 over 2 ranks
+    assert cfg.actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu == 4
+    if cpu_mode.wanted():
+        assert cfg.ray_kwargs.ray_init.num_gpus == 2  # a logical GPU per rank
+    with pytest.raises(ValueError, match="ranks must be >= 1 and divide"):
+        prepare(_tiny_spec(tmp_path, ranks=3))
+
+
+def test_a_spec_at_one_rank_is_written_as_the_stored_ones_were(tmp_path):
+    """ranks was added after the stored records: at its default it is not written, so those records'
+    specs and a new run's spec compare equal (pooling, the resumable --compare)."""
+    assert "ranks" not in _tiny_spec(tmp_path).to_json()
+    assert _tiny_spec(tmp_path, ranks=2).to_json()["ranks"] == 2
+
+
+def test_a_run_joining_a_shared_cluster(tmp_path):
+    """prepare(own_ray=False) plus SharedRay.overrides: ray.init gets the address, no resources of
+    its own (Ray refuses num_cpus / num_gpus when connecting) and the per-run variables as strings."""
+    from ead_ext.training.ray_cluster import SharedRay
+    from ead_ext.training.run import RUN_MARKER
+
+    cluster = SharedRay({"PATH": "/bin"}, num_cpus=16, num_gpus=1)
+    cluster.address = "127.0.0.1:6390"  # not started: only the command is built here
+    run_env = {"VERL_FILE_LOGGER_PATH": str(tmp_path / "verl_log.jsonl"), RUN_MARKER: "123-456", "PATH": "/bin"}
+    cfg = _compose(prepare(_tiny_spec(tmp_path), own_ray=False) + cluster.overrides(run_env))
+    init = cfg.ray_kwargs.ray_init
+    assert init.address == "127.0.0.1:6390"
+    assert init.num_cpus is None and "num_gpus" not in init and "include_dashboard" not in init
+    assert dict(init.runtime_env.env_vars) == {"VERL_FILE_LOGGER_PATH": run_env["VERL_FILE_LOGGER_PATH"],
+                                               RUN_MARKER: "123-456"}
+    assert all(isinstance(v, str) for v in init.runtime_env.env_vars.values())
+    assert cluster.driver_env["RAY_AUTH_MODE"] == "token" and len(cluster.driver_env["RAY_AUTH_TOKEN"]) == 64

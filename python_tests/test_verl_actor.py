@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 import pytest
-from net_helpers import free_port
+from ead_ext.testing import free_port
 
 verl = pytest.importorskip("verl")
 pytest.importorskip("transformers")

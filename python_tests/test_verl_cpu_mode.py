@@ -12,14 +12,27 @@ import subprocess
 import sys
 
 import pytest
-from net_helpers import free_port
+from ead_ext.testing import free_port
 
 pytest.importorskip("verl")
 torch = pytest.importorskip("torch")
 
 from ead_ext.integrations.verl import cpu_mode  # noqa: E402
 
-pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="CPU mode is for machines without accelerators")
+# On a machine with an accelerator the entry point leaves CPU mode off (checked below); the patches are
+# then applied for these tests by activate(), as EAD_VERL_CPU_MODE=1 would, and reverted after them,
+# so the module runs (and can fail) on every machine instead of skipping where CUDA is present.
+ACCELERATOR = cpu_mode.accelerator_present()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cpu_mode_on():
+    forced = ACCELERATOR and not cpu_mode.is_active()
+    if forced:
+        cpu_mode.activate()
+    yield
+    if forced:
+        cpu_mode.deactivate()
 
 
 def _patch(name):
@@ -32,7 +45,9 @@ def test_the_entry_point_turned_cpu_mode_on_in_this_process():
 
     eps = [ep.value for ep in md.entry_points(group="verl.plugins")]
     assert "ead_ext.integrations.verl.plugin" in eps
-    assert cpu_mode.wanted() and cpu_mode.is_active()
+    # "auto": on without an accelerator, off with one (unless EAD_VERL_CPU_MODE says otherwise)
+    assert cpu_mode.wanted() == (not ACCELERATOR or os.environ.get(cpu_mode.ENV_SWITCH) == "1")
+    assert cpu_mode.is_active()  # by the entry point here; by the fixture where an accelerator is present
     assert all(p.applied for p in cpu_mode.PATCHES)
     assert os.environ["VERL_PLATFORM"] == "cpu"
     # vLLM's live-weights switch goes to verl's Ray workers only, not to vLLM engines of this process
@@ -121,7 +136,7 @@ print("PROBE " + json.dumps(out))
 
 def _probe(revert: str) -> dict:
     env = dict(os.environ, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
-               MASTER_PORT=str(free_port()))
+               MASTER_PORT=str(free_port()), **{cpu_mode.ENV_SWITCH: "1"})  # on, with or without CUDA
     r = subprocess.run([sys.executable, "-c", _PROBE, revert], capture_output=True, text=True, env=env, timeout=300)
     lines = [x for x in r.stdout.splitlines() if x.startswith("PROBE ")]
     assert lines, r.stdout[-2000:] + r.stderr[-4000:]

@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 import vllm_helpers  # noqa: F401  (sets the vLLM environment before vLLM is imported)
+from child_env import child_env
 from vllm_helpers import ENGINE_KWARGS, SKIP_REASON, hf_behaviour_logprobs
 
 try:
@@ -30,55 +31,9 @@ import torch
 from ead_ext.integrations import vllm as ead_vllm
 from ead_ext.integrations.vllm import features
 from ead_ext.integrations.vllm.params import parse_ead_args
-from random_llama import make_random_llama
-
-# A fast-decaying schedule so that tau_t changes a lot within 32 tokens:
-# tau = 1 for t < 3, then max(2.5 - exp(t / 20), 0.3): 1.34 at t=3, 0.85 at t=10, 0.3 from t=17.
-SCHED_A = {"tau_max": 1.5, "tau_min": 0.3, "d0": 1.0, "growth": 0.0, "cutoff": 3, "token_scale": 20.0}
-# A second one for heterogeneous batches: the "large" preset with an explicit decay.
-SCHED_B = {"preset": "large", "decay": 2.0, "cutoff": 0}
-
-PROMPTS = {
-    "a": [5, 17, 99, 230, 41],
-    "b": [7, 300, 12, 12, 88, 19, 640, 33, 102, 5, 77, 210],
-    "c": [401, 9, 64],
-    "d": [3, 1000, 512, 18, 200, 44, 91],
-}
-
-
-def _mixed_requests():
-    """(name, prompt key, SamplingParams kwargs): EAD and plain requests of several kinds."""
-    return [
-        ("ead_a", "a", dict(max_tokens=32, seed=11, logprobs=0, extra_args={"ead": SCHED_A})),
-        ("ead_b_n3", "b", dict(max_tokens=24, seed=12, n=3, logprobs=0, extra_args={"ead": SCHED_B})),
-        ("plain_seeded", "c", dict(max_tokens=20, seed=13, temperature=0.8, logprobs=0)),
-        ("plain_greedy", "a", dict(max_tokens=16, temperature=0.0, logprobs=0)),
-        ("ead_unseeded", "d", dict(max_tokens=16, logprobs=0, extra_args={"ead": dict(SCHED_A, step=3)})),
-        ("plain_topk", "b", dict(max_tokens=16, seed=14, top_k=20, logprobs=0)),
-        ("ead_topk", "c", dict(max_tokens=16, seed=15, top_k=10, logprobs=0, extra_args={"ead": SCHED_A})),
-        ("ead_nolp", "d", dict(max_tokens=12, seed=16, extra_args={"ead": {"step": 7}})),
-    ]
-
-
-def _run(llm, requests):
-    prompts = [TokensPrompt(prompt_token_ids=PROMPTS[p]) for _, p, _ in requests]
-    params = [SamplingParams(ignore_eos=True, **kw) for _, _, kw in requests]
-    outs = llm.generate(prompts, params, use_tqdm=False)
-    res = {}
-    for (name, _, _), o in zip(requests, outs):
-        res[name] = [
-            dict(tokens=list(c.token_ids),
-                 logprobs=None if c.logprobs is None else [d[t].logprob for d, t in zip(c.logprobs, c.token_ids)],
-                 ranks=None if c.logprobs is None else [d[t].rank for d, t in zip(c.logprobs, c.token_ids)])
-            for c in o.outputs
-        ]
-    return res
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return make_random_llama(tmp_path_factory.mktemp("tiny_llama"))
-
+from engine_cases import (PROMPTS, SCHED_A, check_logprobs_are_behaviour_logprobs_at_scheduled_tau,  # noqa: E402
+                          check_topk_ead_request_uses_vllm_path_with_ead_temperature, mixed_requests, run,
+                          run_mixed, runner)
 
 @pytest.fixture(scope="module")
 def llm(model_dir):
@@ -89,37 +44,14 @@ def llm(model_dir):
 
 
 @pytest.fixture(scope="module")
-def hf_model(model_dir):
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
-
-
-def _run_mixed(llm, reqs=None):
-    """The (mixed) requests in one batch; on a vLLM whose CPU sampler drops every seed of a batch that
-    holds a row without a generator (features.cpu_sampler_keeps_seeds_in_mixed_batches),
-    the unseeded and greedy requests run in a batch of their own, so that the seeded rows vLLM samples itself stay
-    comparable (the plugin's own rows are keyed by seed either way)."""
-    reqs = _mixed_requests() if reqs is None else reqs
-    if features.cpu_sampler_keeps_seeds_in_mixed_batches():
-        return _run(llm, reqs)
-    seeded = [r for r in reqs if "seed" in r[2]]  # greedy rows have no generator either
-    return {**_run(llm, seeded), **_run(llm, [r for r in reqs if r not in seeded])}
-
-
-@pytest.fixture(scope="module")
 def mixed(llm):
-    return _run_mixed(llm)
-
-
-def _runner(llm):
-    return llm.llm_engine.model_executor.driver_worker.worker.model_runner
+    return run_mixed(llm)
 
 
 def test_sampler_swapped_in_engine(llm):
     from ead_ext.integrations.vllm.v1 import EADLogitsProcessor, EADSampler
 
-    runner = _runner(llm)
+    runner = runner(llm)
     assert type(runner.sampler) is EADSampler
     assert any(isinstance(p, EADLogitsProcessor) for p in runner.input_batch.logitsprocs.all)
     assert ead_vllm.is_installed()
@@ -131,8 +63,8 @@ def test_sampler_swapped_in_engine(llm):
 
 def test_ead_requests_reproducible_by_seed(llm, mixed):
     # The seeded EAD requests again, alone, in another order and batch: same tokens, same log-probs.
-    reqs = [r for r in _mixed_requests() if r[0] in ("ead_topk", "ead_a", "ead_b_n3", "ead_nolp")]
-    again = _run(llm, reqs)
+    reqs = [r for r in mixed_requests() if r[0] in ("ead_topk", "ead_a", "ead_b_n3", "ead_nolp")]
+    again = run(llm, reqs)
     for name in ("ead_a", "ead_b_n3", "ead_topk", "ead_nolp"):
         for c1, c2 in zip(mixed[name], again[name]):
             assert c1["tokens"] == c2["tokens"], name
@@ -144,8 +76,8 @@ def test_ead_requests_reproducible_by_seed(llm, mixed):
 
 
 def test_plain_requests_unaffected_by_ead_neighbours(llm, mixed):
-    reqs = [r for r in _mixed_requests() if r[0].startswith("plain")]
-    alone = _run_mixed(llm, reqs)
+    reqs = [r for r in mixed_requests() if r[0].startswith("plain")]
+    alone = run_mixed(llm, reqs)
     for name in ("plain_seeded", "plain_greedy", "plain_topk"):
         assert alone[name][0]["tokens"] == mixed[name][0]["tokens"], name
         assert alone[name][0]["logprobs"] == pytest.approx(mixed[name][0]["logprobs"], abs=1e-5), name
@@ -155,35 +87,11 @@ def test_plain_requests_unaffected_by_ead_neighbours(llm, mixed):
 def test_logprobs_are_behaviour_logprobs_at_scheduled_tau(mixed, hf_model, name):
     """Returned log-probs == log_softmax(logits / tau_t)[token], logits recomputed with HF, tau_t from
     the schedule at the 0-based output position."""
-    kw = dict((n, k) for n, _, k in _mixed_requests())[name]
-    prompt = PROMPTS[dict((n, p) for n, p, _ in _mixed_requests())[name]]
-    ead = parse_ead_args(kw["extra_args"])
-    for c in mixed[name]:
-        taus = ead.temperature(torch.arange(len(c["tokens"])))
-        ref, rows = hf_behaviour_logprobs(hf_model, prompt, c["tokens"], taus)
-        got = torch.tensor(c["logprobs"])
-        assert torch.allclose(got, ref, atol=2e-3, rtol=0), (name, (got - ref).abs().max())
-        # rank 1 == argmax of the logits at that position
-        argmax = rows.argmax(-1).tolist()
-        for tok, am, rank in zip(c["tokens"], argmax, c["ranks"]):
-            assert (rank == 1) == (tok == am)
-    # The schedule really varies over these positions (not a constant-temperature pass).
-    taus = ead.temperature(torch.arange(len(mixed[name][0]["tokens"])))
-    assert float(taus.max() - taus.min()) > 0.3
+    check_logprobs_are_behaviour_logprobs_at_scheduled_tau(mixed, hf_model, name)
 
 
 def test_topk_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model):
-    c = mixed["ead_topk"][0]
-    ead = parse_ead_args({"ead": SCHED_A})
-    taus = ead.temperature(torch.arange(len(c["tokens"])))
-    _, rows = hf_behaviour_logprobs(hf_model, PROMPTS["c"], c["tokens"], taus)
-    scaled = rows / taus.unsqueeze(1)
-    top = scaled.topk(10, dim=-1)
-    for i, tok in enumerate(c["tokens"]):
-        assert tok in top.indices[i].tolist()
-        # processed log-prob: renormalised over the 10 kept tokens, at tau_t
-        ref = torch.log_softmax(top.values[i], -1)[top.indices[i].tolist().index(tok)]
-        assert abs(c["logprobs"][i] - float(ref)) < 2e-3
+    check_topk_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model)
 
 
 def test_top_n_logprobs_for_ead_request(llm, hf_model):
@@ -199,7 +107,7 @@ def test_top_n_logprobs_for_ead_request(llm, hf_model):
 
 def test_ead_without_seed_differs_between_runs(llm):
     reqs = [("u", "a", dict(max_tokens=16, extra_args={"ead": SCHED_A}))] * 2
-    r1, r2 = _run(llm, reqs[:1]), _run(llm, reqs[1:])
+    r1, r2 = run(llm, reqs[:1]), run(llm, reqs[1:])
     assert r1["u"][0]["tokens"] != r2["u"][0]["tokens"]
 
 
@@ -263,17 +171,16 @@ def test_diversity_early_high_late_low(llm):
 
 
 _STOCK_SCRIPT = textwrap.dedent("""
-    import json, os, sys
-    sys.path.insert(0, {tests_dir!r})
+    import json
     import vllm_helpers
     from vllm import LLM
-    import test_vllm_engine as t
+    import engine_cases as t
     if __name__ == "__main__":
         llm = LLM(model={model_dir!r}, **vllm_helpers.ENGINE_KWARGS)
-        runner = t._runner(llm)
+        runner = t.runner(llm)
         from vllm.v1.sample.sampler import Sampler
         procs = [type(p).__name__ for p in runner.input_batch.logitsprocs.all]
-        res = t._run_mixed(llm)
+        res = t.run_mixed(llm)
         print("RESULT" + json.dumps(dict(sampler=type(runner.sampler).__module__ + "." + type(runner.sampler).__name__,
                                          stock=type(runner.sampler) is Sampler, procs=procs, res=res)))
 """)
@@ -283,8 +190,8 @@ def test_plugin_disabled_is_stock_and_plain_requests_match(mixed, model_dir, tmp
     """EAD_VLLM_DISABLE=1: vLLM keeps its own Sampler and processors, and the plain requests of the
     mixed batch come out identical to the plugin-enabled engine's."""
     script = tmp_path / "stock.py"
-    script.write_text(_STOCK_SCRIPT.format(tests_dir=os.path.dirname(__file__), model_dir=model_dir))
-    env = dict(os.environ, EAD_VLLM_DISABLE="1")
+    script.write_text(_STOCK_SCRIPT.format(model_dir=model_dir))
+    env = child_env(EAD_VLLM_DISABLE="1")
     proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
     assert proc.returncode == 0 and line, proc.stderr[-3000:]

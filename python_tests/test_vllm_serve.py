@@ -22,8 +22,8 @@ except ImportError:
 import torch
 
 from ead_ext.integrations.vllm.params import parse_ead_args
-from random_llama import make_random_llama
-from serve_helpers import PROMPT, ServerFailed, complete, ead_serve, ids_and_logprobs
+from ead_ext.testing.random_llama import make_random_llama
+from ead_ext.testing.serve import PROMPT, ServerFailed, complete, ead_serve, ids_and_logprobs
 
 SCHED = {"tau_max": 1.5, "tau_min": 0.3, "d0": 1.0, "growth": 0.0, "cutoff": 3, "token_scale": 20.0}
 

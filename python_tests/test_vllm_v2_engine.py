@@ -7,14 +7,13 @@ Triton's interpreter (TRITON_INTERPRET=1). Elsewhere this module skips, or fails
 EAD_EXPECT_V2=1 (the script sets it), when the engine's runner is not the V2 one.
 
 One tiny random Llama and one in-process engine serve every test, as in test_vllm_engine.py (the V1
-runner's tests), whose requests, runs and checks are reused here; a subprocess runs the same batch
+runner's tests), with the same requests, runs and checks (engine_cases.py); a subprocess runs the same batch
 with the plugin switched off (EAD_VLLM_DISABLE=1). Interpreted kernels make every engine step cost
 0.1-0.4 s: the batches are kept few and short.
 """
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -22,12 +21,16 @@ import textwrap
 import pytest
 
 import vllm_helpers  # noqa: F401  (sets the vLLM environment before vLLM is imported)
-from vllm_helpers import ENGINE_KWARGS, hf_behaviour_logprobs, skip_unless_v2
+from child_env import child_env
+from vllm_helpers import ENGINE_KWARGS, SKIP_REASON, hf_behaviour_logprobs, skip_unless_v2
 
-import test_vllm_engine as v1_tests  # skips this module too where vLLM is absent
-from test_vllm_engine import PROMPTS, SCHED_A, hf_model, model_dir  # noqa: F401  (fixtures)
+try:
+    from vllm.triton_utils import HAS_TRITON
+except ImportError:  # only when vLLM is absent; CI installs it
+    pytest.skip(SKIP_REASON, allow_module_level=True)
 
-from vllm.triton_utils import HAS_TRITON
+import engine_cases as cases  # noqa: E402
+from engine_cases import PROMPTS, SCHED_A  # noqa: E402
 
 if not HAS_TRITON:
     skip_unless_v2("vLLM's model runner V2 is not available here (vllm.triton_utils.HAS_TRITON is False: no "
@@ -42,9 +45,9 @@ from ead_ext.integrations.vllm.params import parse_ead_args  # noqa: E402
 
 
 def _requests():
-    """test_vllm_engine's mixed batch (EAD seeded, n=3, unseeded, without log-probs, top-k; plain seeded,
+    """engine_cases' mixed batch (EAD seeded, n=3, unseeded, without log-probs, top-k; plain seeded,
     greedy, top-k) plus a plain and an EAD top-p request."""
-    return v1_tests._mixed_requests() + [
+    return cases.mixed_requests() + [
         ("plain_topp", "d", dict(max_tokens=16, seed=17, top_p=0.8, logprobs=0)),
         ("ead_topp", "a", dict(max_tokens=16, seed=18, top_p=0.9, logprobs=0, extra_args={"ead": SCHED_A})),
     ]
@@ -69,10 +72,10 @@ def _name(obj) -> str:
 
 
 @pytest.fixture(scope="module")
-def llm(model_dir):  # noqa: F811
+def llm(model_dir):
     assert ead_vllm.install()  # idempotent; the entry point has usually done it already
     engine = LLM(model=model_dir, **ENGINE_KWARGS)
-    runner = v1_tests._runner(engine)
+    runner = cases.runner(engine)
     if not _is_v2_runner(runner):
         skip_unless_v2(f"vLLM chose the model runner {_name(runner)}, not the V2 runner")
     yield engine
@@ -81,13 +84,13 @@ def llm(model_dir):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def mixed(llm):
-    return v1_tests._run(llm, _requests())
+    return cases.run(llm, _requests())
 
 
 def test_v2_runner_with_ead_sampler_and_state(llm):
     from ead_ext.integrations.vllm.v2 import EADLogitsProcessorV2, EADSamplerV2
 
-    sampler = v1_tests._runner(llm).sampler
+    sampler = cases.runner(llm).sampler
     assert type(sampler) is EADSamplerV2
     assert isinstance(sampler._ead, EADLogitsProcessorV2)
     assert sampler._ead in sampler.logits_processors
@@ -98,8 +101,8 @@ def test_ead_requests_reproducible_by_seed_alone(llm, mixed):
     """The seeded EAD requests again without the plain ones: the op's rows in a step of op rows only
     (vLLM's path skipped), the top-k/top-p ones in a step of their own: same tokens, same log-probs."""
     by_op = ["ead_a", "ead_b_n3", "ead_nolp", "ead_unseeded"]
-    again = {**v1_tests._run(llm, [r for r in _requests() if r[0] in by_op]),
-             **v1_tests._run(llm, [r for r in _requests() if r[0] in ("ead_topk", "ead_topp")])}
+    again = {**cases.run(llm, [r for r in _requests() if r[0] in by_op]),
+             **cases.run(llm, [r for r in _requests() if r[0] in ("ead_topk", "ead_topp")])}
     for name in ("ead_a", "ead_b_n3", "ead_nolp", "ead_topk", "ead_topp"):
         for c1, c2 in zip(mixed[name], again[name], strict=True):
             assert c1["tokens"] == c2["tokens"], name
@@ -110,7 +113,7 @@ def test_ead_requests_reproducible_by_seed_alone(llm, mixed):
 
 
 @pytest.mark.parametrize("name", ["ead_a", "ead_b_n3", "ead_nolp"])
-def test_op_rows_are_the_op_keyed_by_seed_and_position(mixed, hf_model, name):  # noqa: F811
+def test_op_rows_are_the_op_keyed_by_seed_and_position(mixed, hf_model, name):
     """Each token of an EAD request without top-k/top-p == the fused op on the (HF-recomputed) logits
     of its position at tau_t, with the request's seed and the 0-based output position as key."""
     ead = parse_ead_args(_KW[name]["extra_args"])
@@ -124,24 +127,23 @@ def test_op_rows_are_the_op_keyed_by_seed_and_position(mixed, hf_model, name):  
 
 
 def test_plain_requests_unaffected_by_ead_neighbours(llm, mixed):
-    alone = v1_tests._run(llm, [r for r in _requests() if r[0] in _PLAIN])
+    alone = cases.run(llm, [r for r in _requests() if r[0] in _PLAIN])
     for name in _PLAIN:
         assert alone[name][0]["tokens"] == mixed[name][0]["tokens"], name
         assert alone[name][0]["logprobs"] == pytest.approx(mixed[name][0]["logprobs"], abs=1e-5), name
 
 
 _STOCK_SCRIPT = textwrap.dedent("""
-    import json, sys
-    sys.path.insert(0, {tests_dir!r})
+    import json
     import vllm_helpers
     from vllm import LLM
-    import test_vllm_engine as t
+    import engine_cases as t
     if __name__ == "__main__":
         llm = LLM(model={model_dir!r}, **vllm_helpers.ENGINE_KWARGS)
-        runner = t._runner(llm)
+        runner = t.runner(llm)
         from vllm.v1.worker.gpu.model_runner import GPUModelRunner
         from vllm.v1.worker.gpu.sample.sampler import Sampler
-        res = t._run(llm, json.loads({requests!r}))
+        res = t.run(llm, json.loads({requests!r}))
         print("RESULT" + json.dumps(dict(
             v2=isinstance(runner, GPUModelRunner), stock=type(runner.sampler) is Sampler,
             sampler=type(runner.sampler).__module__ + "." + type(runner.sampler).__name__,
@@ -149,13 +151,12 @@ _STOCK_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_plugin_disabled_is_stock_and_plain_requests_match(mixed, model_dir, tmp_path):  # noqa: F811
+def test_plugin_disabled_is_stock_and_plain_requests_match(mixed, model_dir, tmp_path):
     """EAD_VLLM_DISABLE=1 (same V2 runner): vLLM keeps its own Sampler and processors, and the plain
     requests of the mixed batch come out identical to the plugin-enabled engine's."""
     script = tmp_path / "stock.py"
-    script.write_text(_STOCK_SCRIPT.format(tests_dir=os.path.dirname(__file__), model_dir=model_dir,
-                                           requests=json.dumps(_requests())))
-    env = dict(os.environ, EAD_VLLM_DISABLE="1")
+    script.write_text(_STOCK_SCRIPT.format(model_dir=model_dir, requests=json.dumps(_requests())))
+    env = child_env(EAD_VLLM_DISABLE="1")
     proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
     assert proc.returncode == 0 and line, proc.stderr[-3000:]
@@ -171,15 +172,15 @@ def test_plugin_disabled_is_stock_and_plain_requests_match(mixed, model_dir, tmp
 
 
 @pytest.mark.parametrize("name", ["ead_a", "ead_b_n3", "ead_unseeded"])
-def test_logprobs_are_behaviour_logprobs_at_scheduled_tau(mixed, hf_model, name):  # noqa: F811
-    v1_tests.test_logprobs_are_behaviour_logprobs_at_scheduled_tau(mixed, hf_model, name)
+def test_logprobs_are_behaviour_logprobs_at_scheduled_tau(mixed, hf_model, name):
+    cases.check_logprobs_are_behaviour_logprobs_at_scheduled_tau(mixed, hf_model, name)
 
 
-def test_topk_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model):  # noqa: F811
-    v1_tests.test_topk_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model)
+def test_topk_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model):
+    cases.check_topk_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model)
 
 
-def test_topp_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model):  # noqa: F811
+def test_topp_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model):
     """Top-p at tau_t: each token lies in the nucleus of softmax(logits / tau_t), and its processed
     log-prob is log_softmax(logits / tau_t) renormalised over that nucleus (not the tau = 1 one)."""
     c = mixed["ead_topp"][0]
@@ -206,14 +207,13 @@ def test_topp_ead_request_uses_vllm_path_with_ead_temperature(mixed, hf_model): 
 
 
 _WATERMARK_SCRIPT = textwrap.dedent("""
-    import json, sys
-    sys.path.insert(0, {tests_dir!r})
+    import json
     import vllm_helpers
     from vllm import LLM, SamplingParams
-    import test_vllm_engine as t
+    import engine_cases as t
     if __name__ == "__main__":
         llm = LLM(model={model_dir!r}, watermark_config={{"key": 7}}, **vllm_helpers.ENGINE_KWARGS)
-        sampler = t._runner(llm).sampler
+        sampler = t.runner(llm).sampler
         out = dict(sampler=type(sampler).__module__ + "." + type(sampler).__name__)
         plain = llm.generate(["a b c"], SamplingParams(max_tokens=4, seed=1), use_tqdm=False)
         out["plain_tokens"] = len(plain[0].outputs[0].token_ids)
@@ -227,13 +227,13 @@ _WATERMARK_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_watermarking_engine_refuses_ead_and_serves_plain(model_dir, tmp_path):  # noqa: F811
+def test_watermarking_engine_refuses_ead_and_serves_plain(model_dir, tmp_path):
     """A real V2 engine with watermarking (vLLM builds GPUWatermarkSampler, which the EAD sampler is
     not): EAD requests, dict or flat keys, are refused at admission with vLLM's validation error
     naming watermarking; a plain request on the same engine is served."""
     script = tmp_path / "watermark.py"
-    script.write_text(_WATERMARK_SCRIPT.format(tests_dir=os.path.dirname(__file__), model_dir=model_dir))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    script.write_text(_WATERMARK_SCRIPT.format(model_dir=model_dir))
+    proc = subprocess.run([sys.executable, str(script)], env=child_env(), capture_output=True, text=True, timeout=600)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
     assert proc.returncode == 0 and line, proc.stderr[-3000:]
     out = json.loads(line[0][len("RESULT"):])

@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "seeded per request from it)")
     ap.add_argument("--seeds", type=int, nargs="+", default=None,
                     help="--compare: train every method once per seed (runs named <method>-seed<k>)")
+    ap.add_argument("--no-shared-ray", action="store_true",
+                    help="--compare: each run starts its own Ray cluster (default: the runs share one)")
+    ap.add_argument("--ranks", type=int, default=1,
+                    help="trainer ranks (verl's n_gpus_per_node; on the CPU: FSDP ranks over gloo, a vLLM server each)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke setting: 2 steps of 2 prompts x 4, held-out 8 prompts x 4 (CI)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds before a run is stopped (default: scaled)")
@@ -102,6 +106,7 @@ def _spec(args, method, out: Path) -> RunSpec:
     spec = RunSpec(out=out, method=method, schedule=_schedule(args), trainer=args.trainer, loss=args.loss,
                    lr=args.lr, tis_cap=args.tis_cap, task=args.task, model=args.model, data=args.data, seed=args.seed,
                    heldout_temperature=args.heldout_temperature, timeout_s=timeout, extra=list(args.override),
+                   ranks=args.ranks,
                    max_prompt_length=args.max_prompt_length or (32 if tiny else 512),
                    max_response_length=args.max_response_length or (96 if tiny else 1024),
                    dtype="float32" if tiny else "bfloat16", **base)
@@ -135,17 +140,18 @@ def _progress(spec: RunSpec, t0: float):
     return show
 
 
-def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True) -> dict:
-    """Trains one run; returns its summary (also written as ``summary.json`` in its directory)."""
+def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True, cluster=None) -> dict:
+    """Trains one run; returns its summary (also written as ``summary.json`` in its directory).
+    ``cluster``: a started :class:`.ray_cluster.SharedRay` to run on (``--compare``), else its own."""
     from ..integrations.verl import cpu_mode
 
-    cmd = prepare(spec)
+    cmd = prepare(spec, own_ray=cluster is None)
     where = "CPU mode (no accelerator)" if cpu_mode.wanted() else "accelerators"
     print(f"== {spec.out.name}: {spec.method.name}, task {spec.task}, loss {spec.loss}, verl {spec.trainer} trainer, {spec.steps} steps "
           f"x {spec.prompts_per_step} prompts x n = {spec.rollout_n}, {where}; log: {spec.out / 'verl.log'}",
           flush=True)
     t0 = time.monotonic()
-    launch(spec, cmd, progress=_progress(spec, t0), verbose=verbose)
+    launch(spec, cmd, progress=_progress(spec, t0), verbose=verbose, cluster=cluster)
     seconds = time.monotonic() - t0
     result = collect(spec, seconds, ks=KS, majority=MAJORITY)
     timing = [r.get("timing_s/step") for r in result.steps if r.get("timing_s/step") is not None]
@@ -196,7 +202,7 @@ def main(argv=None) -> int:
         seeded = [(m, s, f"{m.name.replace('=', '')}-seed{s}") for s in args.seeds for m in methods] if args.seeds \
             else [(m, args.seed, m.name.replace("=", "")) for m in methods]
         specs = [_spec(replace_seed(args, s), m, out / name / run) for m, s, run in seeded]
-        compare(specs, out / name, verbose=args.verbose, plot=not args.no_plot)
+        compare(specs, out / name, verbose=args.verbose, plot=not args.no_plot, shared_ray=not args.no_shared_ray)
         return 0
     except (TrainingFailed, ValueError, FileNotFoundError) as e:
         print(f"ead-ext train: {e}", file=sys.stderr)

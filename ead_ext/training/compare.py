@@ -8,6 +8,10 @@ weight) differs. With several training seeds each method runs once per seed.
 Resumable: a run whose directory already holds a ``summary.json`` and ``record.json`` made from the
 same spec is kept, not trained again (an interrupted comparison re-run trains only what is missing;
 a changed setting trains again).
+
+One Ray cluster for all of it (:mod:`.ray_cluster`): where two or more runs are left to train, they
+join one Ray head started here instead of each starting and stopping its own (``shared_ray=False``,
+``--no-shared-ray``: each run its own, as a lone run does).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from pathlib import Path
 import time
 from typing import List, Optional
 
-from .run import RunSpec, TrainingFailed
+from .run import RunSpec, TrainingFailed, run_env
 
 __all__ = ["compare", "finished", "format_table", "TABLE_METRICS"]
 
@@ -61,23 +65,45 @@ def finished(spec: RunSpec) -> Optional[dict]:
     return summary if summary.get("spec") == json.loads(json.dumps(spec.to_json())) else None
 
 
-def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool = True) -> List[dict]:
+def _cluster(specs: List[RunSpec]):
+    """A shared Ray head sized as a lone run sizes its own (CPU mode: 16 logical CPUs, a logical GPU
+    per rank; with accelerators Ray counts them)."""
+    from ..integrations.verl import cpu_mode
+    from .ray_cluster import SharedRay
+
+    cpu = cpu_mode.wanted()
+    return SharedRay(run_env(specs[0], ""), num_cpus=16 if cpu else None,
+                     num_gpus=max(s.ranks for s in specs) if cpu else None)
+
+
+def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool = True,
+            shared_ray: bool = True) -> List[dict]:
     from .cli import run_one
 
     out.mkdir(parents=True, exist_ok=True)
     summaries, failed = [], []
     t0 = time.monotonic()
-    for spec in specs:
-        kept = finished(spec)
-        if kept is not None:
-            print(f"== {spec.out.name}: kept (finished earlier with the same spec, {kept['seconds']:.0f} s)", flush=True)
-            summaries.append(kept)
-            continue
-        try:
-            summaries.append(run_one(spec, verbose=verbose, plot=plot))
-        except TrainingFailed as e:  # keep comparing the others; report at the end
-            print(f"   {spec.method.name} failed: {e}", flush=True)
-            failed.append(spec.method.name)
+    todo = [s for s in specs if finished(s) is None]
+    cluster = _cluster(todo) if shared_ray and len(todo) > 1 else None
+    if cluster is not None:
+        cluster.start()
+        print(f"== one Ray cluster for the {len(todo)} runs to train: {cluster.address}", flush=True)
+    try:
+        for spec in specs:
+            kept = finished(spec)
+            if kept is not None:
+                print(f"== {spec.out.name}: kept (finished earlier with the same spec, {kept['seconds']:.0f} s)",
+                      flush=True)
+                summaries.append(kept)
+                continue
+            try:
+                summaries.append(run_one(spec, verbose=verbose, plot=plot, cluster=cluster))
+            except TrainingFailed as e:  # keep comparing the others; report at the end
+                print(f"   {spec.method.name} failed: {e}", flush=True)
+                failed.append(spec.method.name)
+    finally:
+        if cluster is not None:
+            cluster.stop()
     if not summaries:
         raise TrainingFailed("every run failed")
     table = format_table(summaries)

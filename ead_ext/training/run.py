@@ -48,6 +48,12 @@ class TrainingFailed(RuntimeError):
     pass
 
 
+#: spec fields added after run records were stored, written out only when not at their default, so
+#: that a spec at the earlier defaults reads as the stored ones do (the resumable --compare and the
+#: pooling of stored records compare specs as written)
+_WRITTEN_WHEN_SET = {"ranks": 1}
+
+
 @dataclass
 class RunSpec:
     """Everything one run needs; the defaults are the embedded tiny arithmetic setting."""
@@ -76,9 +82,13 @@ class RunSpec:
     dtype: str = "float32"  # rollout dtype and FSDP compute dtype ("bfloat16" for real models)
     timeout_s: float = 1800.0
     extra: List[str] = field(default_factory=list)  # more Hydra overrides, applied last
+    ranks: int = 1  # trainer ranks (verl's n_gpus_per_node): FSDP ranks, one rollout replica each
 
     def to_json(self) -> dict:
         d = asdict(self)
+        for key, default in _WRITTEN_WHEN_SET.items():
+            if d[key] == default:
+                del d[key]
         d["out"] = str(self.out)
         d["schedule"] = self.schedule.to_dict()
         d["method"] = asdict(self.method)
@@ -93,8 +103,11 @@ class RunResult:
     heldout: List[dict]  # one entry per held-out evaluation (see heldout.summarize_dump)
 
 
-def prepare(spec: RunSpec) -> List[str]:
-    """Writes the run's data and model under ``spec.out``; returns verl's command line."""
+def prepare(spec: RunSpec, own_ray: bool = True) -> List[str]:
+    """Writes the run's data and model under ``spec.out``; returns verl's command line.
+
+    ``own_ray=False``: the run joins a running cluster (:class:`.ray_cluster.SharedRay`, whose
+    overrides :func:`launch` appends), so it sets none of the resources of a cluster of its own."""
     from ..tiny_model import default_model_path
 
     out = spec.out.resolve()
@@ -106,17 +119,20 @@ def prepare(spec: RunSpec) -> List[str]:
     ead_mode = f"ead_{spec.loss}"
     cmd = [sys.executable, "-m", "verl.trainer.main_ppo", "--config-path", str(CONFIG_DIR), "--config-name",
            ead_mode]
-    cmd += overrides(spec, model, train_file, val_file)
+    cmd += overrides(spec, model, train_file, val_file, own_ray=own_ray)
     (out / "command.json").write_text(json.dumps({"spec": spec.to_json(), "command": cmd}, indent=1) + "\n")
     return cmd
 
 
-def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path) -> List[str]:
+def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path, own_ray: bool = True) -> List[str]:
     from ..integrations.verl import cpu_mode
 
     if spec.trainer not in MANAGERS:
         raise ValueError(f"trainer must be one of {sorted(MANAGERS)}, got {spec.trainer!r}")
-    b, n = spec.prompts_per_step, spec.rollout_n
+    b, n, ranks = spec.prompts_per_step, spec.rollout_n, spec.ranks
+    if ranks < 1 or (b * n) % ranks:
+        raise ValueError(f"ranks must be >= 1 and divide prompts x n = {b * n}, got {ranks}")
+    micro = b * n // ranks  # a rank's share of the step's responses, in one micro-batch
     ro, sch = "actor_rollout_ref.rollout", spec.schedule
     o = [
         f"data.train_files={train_file}", f"data.val_files={val_file}",
@@ -125,9 +141,9 @@ def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path) -> L
         f"actor_rollout_ref.model.path={model}",
         f"actor_rollout_ref.actor.optim.lr={spec.lr}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={b}",  # one update per step
-        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={b * n}",
-        f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={b * n}",
-        f"{ro}.log_prob_micro_batch_size_per_gpu={b * n}",
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={micro}",
+        f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={micro}",
+        f"{ro}.log_prob_micro_batch_size_per_gpu={micro}",
         f"{ro}.n={n}", f"{ro}.seed={spec.seed}",
         f"{ro}.max_model_len={spec.max_prompt_length + spec.max_response_length + 8}",
         f"{ro}.max_num_batched_tokens={max(2048, b * n * 8)}",
@@ -142,22 +158,24 @@ def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path) -> L
         "reward.num_workers=1",
         f"reward.custom_reward_function.path={REWARD_FILE}", "reward.custom_reward_function.name=compute_score",
         f"trainer.use_v1={'true' if spec.trainer == 'v1' else 'false'}",
-        "trainer.n_gpus_per_node=1", "trainer.nnodes=1",
+        f"trainer.n_gpus_per_node={ranks}", "trainer.nnodes=1",
         f"trainer.total_training_steps={spec.steps}", "trainer.total_epochs=1000",
         "trainer.val_before_train=true", f"trainer.test_freq={spec.heldout_every}", "trainer.save_freq=-1",
         "trainer.logger=[console,file]", f"trainer.validation_data_dir={spec.out.resolve() / 'heldout'}",
         "trainer.project_name=ead-ext", f"trainer.experiment_name={spec.out.name}",
         # one TransferQueue storage unit (V1 trainer): each is a Ray actor holding a logical CPU
         "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
-        "+ray_kwargs.ray_init.include_dashboard=false",  # two processes fewer; nothing here reads it
     ]
+    if own_ray:
+        o.append("+ray_kwargs.ray_init.include_dashboard=false")  # two processes fewer; nothing here reads it
     if spec.dtype == "float32":  # small models: fp32 end to end (bf16 matmuls are slow without AMX)
         fp32 = "{param_dtype:fp32,reduce_dtype:fp32,buffer_dtype:fp32}"
         o += [f"{ro}.dtype=float32", f"+actor_rollout_ref.actor.fsdp_config.mixed_precision={fp32}",
               f"+actor_rollout_ref.ref.fsdp_config.mixed_precision={fp32}"]
     o += spec.method.overrides(spec.loss, spec.tis_cap)
     if cpu_mode.wanted():
-        o += cpu_mode.config_overrides(n_gpus_per_node=1, nnodes=1, num_cpus=16)
+        o += list(cpu_mode.CONFIG_OVERRIDES) if not own_ray else cpu_mode.config_overrides(n_gpus_per_node=ranks, nnodes=1,
+                                                                                      num_cpus=16)
     return o + list(spec.extra)
 
 
@@ -166,7 +184,8 @@ def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path) -> L
 RUN_MARKER = "EAD_TRAIN_RUN_ID"
 
 
-def _env(spec: RunSpec, run_id: str) -> dict:
+def run_env(spec: RunSpec, run_id: str) -> dict:
+    """The environment of a run's processes (``run_id``: its marker)."""
     env = dict(os.environ)
     env.update({
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -194,17 +213,26 @@ def read_log(path: Path) -> List[dict]:
 
 
 def launch(spec: RunSpec, cmd: List[str], progress: Optional[Callable[[List[dict]], None]] = None,
-           verbose: bool = False) -> None:
+           verbose: bool = False, cluster=None) -> None:
     """Runs verl to a successful end. Raises :class:`TrainingFailed` (after ending every process of
-    the run) on a non-zero exit or when ``spec.timeout_s`` passes."""
+    the run) on a non-zero exit or when ``spec.timeout_s`` passes. ``cluster``: a started
+    :class:`.ray_cluster.SharedRay` the run joins (``cmd`` from ``prepare(spec, own_ray=False)``);
+    ``command.json`` then holds the command with the joining overrides, as it ran."""
     out = spec.out.resolve()
     log_path, verl_log = out / "verl.log", out / "verl_log.jsonl"
     verl_log.unlink(missing_ok=True)
     t0 = time.monotonic()
     run_id = f"{os.getpid()}-{time.time_ns()}"
+    env = run_env(spec, run_id)
+    if cluster is not None:
+        env.update(cluster.driver_env)
+        cmd = list(cmd) + cluster.overrides(env)
+        written = json.loads((out / "command.json").read_text())
+        (out / "command.json").write_text(json.dumps({**written, "command": cmd, "ray_cluster": cluster.address},
+                                                     indent=1) + "\n")
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=None if verbose else log, stderr=subprocess.STDOUT if not verbose else None,
-                                env=_env(spec, run_id), cwd=str(out), start_new_session=True)
+                                env=env, cwd=str(out), start_new_session=True)
         seen = -1
         try:
             while proc.poll() is None:
@@ -235,13 +263,13 @@ def _end_group(proc: subprocess.Popen, run_id: str, grace_s: float = 10.0) -> No
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             pass
-        for pid in _marked_processes(run_id):
+        for pid in marked_processes(run_id):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and (_group_alive(proc.pid) or _marked_processes(run_id)):
+        while time.monotonic() < deadline and (_group_alive(proc.pid) or marked_processes(run_id)):
             proc.poll()
             time.sleep(0.2)
     proc.poll()
@@ -255,7 +283,7 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-def _marked_processes(run_id: str) -> List[int]:
+def marked_processes(run_id: str) -> List[int]:
     """Live processes whose environment holds ``RUN_MARKER=run_id`` (Linux /proc; none elsewhere)."""
     needle = f"{RUN_MARKER}={run_id}".encode()
     found = []

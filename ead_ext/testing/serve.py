@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from net_helpers import free_port
+from ead_ext.testing import free_port
 
 PROMPT = [5, 17, 99, 230, 41]
 
