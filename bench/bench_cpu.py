@@ -26,7 +26,6 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 
 import torch
 import torch.utils.benchmark as tb

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import statistics
 import sys
 from typing import Callable, Optional

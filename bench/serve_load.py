@@ -34,7 +34,7 @@ from pathlib import Path
 
 import requests  # noqa: E402
 
-from ead_ext.testing.serve import PROMPT, ServerFailed, complete, ead_serve, healthy, ids_and_logprobs, metric  # noqa: E402
+from ead_ext.testing.serve import ServerFailed, complete, ead_serve, healthy, ids_and_logprobs, metric  # noqa: E402
 
 SCHED = {"tau_max": 1.5, "tau_min": 0.3, "d0": 1.0, "growth": 0.0, "cutoff": 3, "token_scale": 20.0}
 KV_BLOCK = 32

@@ -13,7 +13,7 @@ seeds them one by one too; vLLM's own sampler then loops over per-request genera
 checked step by step), and
 the command computes Pass@k, Best@k, Worst@k (k in ``--ks``) and Majority@N (N in
 ``--majority``) per method as "mean [95 % CI]" over prompts (see :mod:`ead_ext.metrics`), prints
-the schedule used, the columns that differ for 0/1 rewards (:func:`ead_ext.results.compact_table`)
+the schedule used, the columns that differ for 0/1 rewards (:func:`ead_ext.tables.compact_table`)
 and one verdict line per metric (the leader, and whether its interval overlaps the runner-up's),
 writes the full table to ``table.md``, ``results.json`` (config, per-prompt metrics, per-position statistics) and a PNG with
 the metrics against k / N and the per-position temperature and entropy. vLLM's own output goes
@@ -51,9 +51,10 @@ from . import metrics as M
 from ._schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
 from .engine import make_llm, quiet_engine
 from .provenance import provenance
-from .results import cell, compact_table, md_table, paired, verdicts
+from .tables import cell, compact_table, md_table, paired, verdicts
 from .schedule import PRESETS, Schedule
 from .tasks import SCHEDULES, TASKS, get_task
+from .tasks.jsonl import load_tasks  # noqa: F401  (--tasks FILE; ead_ext.evaluate.load_tasks stays importable)
 
 __all__ = ["main", "build_parser", "run", "format_table", "load_tasks", "Method"]
 
@@ -74,32 +75,6 @@ class MethodResult:
     completions: List[List[str]] = field(default_factory=list)  # [prompt][sample]
     logprobs: List[List[List[float]]] = field(default_factory=list)  # [prompt][sample][position]
     seconds: float = 0.0
-
-
-def load_tasks(path: str, limit: Optional[int] = None, task: str = "arithmetic") -> List[dict]:
-    """JSONL tasks: one object per line with string ``prompt`` and ``answer`` (checked by ``task``)."""
-    check = get_task(task).validate_answer
-    tasks = []
-    with open(path) as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{i}: not JSON ({e})") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str) or "answer" not in obj:
-                raise ValueError(f"{path}:{i}: need an object with a string 'prompt' and an 'answer'")
-            try:
-                check(str(obj["answer"]))
-            except ValueError as e:
-                raise ValueError(f"{path}:{i}: {e}") from None
-            tasks.append({"prompt": obj["prompt"], "answer": str(obj["answer"])})
-            if limit and len(tasks) >= limit:
-                break
-    if not tasks:
-        raise ValueError(f"{path}: no tasks")
-    return tasks
 
 
 def _seed(base: int, prompt: int, sample: int) -> int:

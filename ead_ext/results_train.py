@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 from . import metrics as M
-from .results import md_table
+from .tables import md_table
 from .training.record import per_prompt
 
 __all__ = ["load_records", "train_seeds_tables", "train_seeds_verdicts", "SPEC_IGNORED", "MIN_SEEDS"]

@@ -17,12 +17,33 @@ The same formula, evaluated in float64 and rounded once to float32, is in
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
 import torch
 
-__all__ = ["Schedule", "PRESETS", "schedule_temperature"]
+__all__ = ["Schedule", "PRESETS", "schedule_temperature", "as_step"]
+
+
+def as_step(value: Any) -> int:
+    """``value`` as a global training step, an int >= 0: the one check of a step, behind
+    :meth:`Schedule.at_step`, a request's ``"step"`` (vLLM side) and verl's step (rollout side).
+
+    Accepts ints and what stands for one: numpy / torch integers (``__index__``) and integral floats
+    (JSON numbers); ValueError ``step must be an int >= 0, got ...`` for anything else (bools, other
+    floats, strings, negatives)."""
+    step = value
+    if isinstance(step, float) and step.is_integer():
+        step = int(step)
+    elif not isinstance(step, (bool, int)):
+        try:
+            step = operator.index(step)
+        except TypeError:
+            pass
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be an int >= 0, got {value!r}")
+    return step
 
 
 @dataclass(frozen=True)
@@ -89,9 +110,7 @@ class Schedule:
 
     def at_step(self, step: int) -> float:
         """The decay d_s = min(d0 + growth * step, cap) of global training step ``step``."""
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise ValueError(f"step must be an int >= 0, got {step!r}")
-        return float(min(self.d0 + self.growth * step, self.cap))
+        return float(min(self.d0 + self.growth * as_step(step), self.cap))
 
     def temperature(self, positions: torch.Tensor | int | list, step: int = 0) -> torch.Tensor:
         """Vectorized tau_t (float32) for token positions t (>= 0) at training step ``step``.

@@ -70,7 +70,7 @@ def run_mixed(llm, reqs=None):
     return {**run(llm, seeded), **run(llm, [r for r in reqs if r not in seeded])}
 
 
-def runner(llm):
+def model_runner(llm):
     """The engine's model runner (in-process engine: VLLM_ENABLE_V1_MULTIPROCESSING=0)."""
     return llm.llm_engine.model_executor.driver_worker.worker.model_runner
 

@@ -1,9 +1,10 @@
 """No import circle: the imports between the modules of a source tree (every ``import`` statement,
 at module level or inside a function, since a lazy import is still a dependency) form no cycle.
 
-Read from the source with ``ast`` (nothing is imported), for the integrations (``integrations/``,
-installed as ``ead_ext.integrations``): the vLLM shims depend one way, plugin -> v1 / v2 / admission /
-reject -> rules / features / log / hooks -> params.
+Read from the source with ``ast`` (nothing is imported), for the package (``ead_ext/``: the library,
+its applications, tasks and testing helpers) and the integrations (``integrations/``, installed as
+``ead_ext.integrations``): the vLLM shims depend one way, plugin -> v1 / v2 / admission / reject ->
+rules / features / log / hooks -> params.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGE_OF = {"integrations": "ead_ext.integrations"}
+PACKAGE_OF = {"ead_ext": "ead_ext", "integrations": "ead_ext.integrations"}
+#: compiled extension modules (no .py file): ``from . import _C`` imports the extension, not the package
+COMPILED = {"ead_ext._C"}
 
 
 def _modules(root: Path, package: str) -> dict:
@@ -81,7 +84,7 @@ def find_cycle(graph: dict):
 
 def graph_of(folder: str) -> dict:
     mods = _modules(REPO / folder, PACKAGE_OF[folder])
-    known = set(mods)
+    known = set(mods) | COMPILED
     return {n: _imports(n, f, known) for n, f in mods.items()}
 
 
@@ -89,6 +92,20 @@ def graph_of(folder: str) -> dict:
 def test_no_import_cycle(folder):
     graph = graph_of(folder)
     assert len(graph) > 5 and any(graph.values())  # the walk found the modules and their imports
+    cycle = find_cycle(graph)
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_no_import_cycle_across_package_and_integrations():
+    """The two folders as the one installed package: no cycle through both (applications -> integrations
+    -> library, never back)."""
+    mods = {}
+    for folder, package in PACKAGE_OF.items():
+        mods.update(_modules(REPO / folder, package))
+    known = set(mods) | COMPILED
+    graph = {n: _imports(n, f, known) for n, f in mods.items()}
+    inside = "ead_ext.integrations"
+    assert any(not n.startswith(inside) and m.startswith(inside) for n, deps in graph.items() for m in deps)
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
 

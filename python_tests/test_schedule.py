@@ -163,3 +163,15 @@ def test_op_positions_equal_op_with_schedule_temperature(sched, step):
     for a, b in zip(by_pos, by_tau):
         assert torch.equal(a, b)
     assert (by_pos.tokens >= 0).all()
+
+
+def test_as_step_is_the_one_check_of_a_training_step():
+    """ead_ext.schedule.as_step: ints and what stands for one (integral floats from JSON, integer
+    tensors); at_step, a vLLM request's "step" and verl's rollout step all go through it."""
+    from ead_ext.schedule import as_step
+
+    assert [as_step(v) for v in (0, 3, 3.0, torch.tensor(7))] == [0, 3, 3, 7]
+    for bad in (-1, 1.5, True, "3", None, torch.tensor(1.5), -2.0):
+        with pytest.raises(ValueError, match=r"^step must be an int >= 0, got "):
+            as_step(bad)
+    assert Schedule().at_step(2.0) == Schedule().at_step(2)

@@ -191,3 +191,23 @@ def test_vllm_shim_reads_the_same_decay(worker_and_server, step, decay):
     (req,) = server.requests
     parsed = params.parse_ead_args(req["extra_args"])
     assert parsed.decay == decay and parsed.step == step and parsed.schedule == Schedule()
+
+
+def test_the_rollout_step_is_checked_as_the_vllm_side_checks_it():
+    """ead_request_args and a request's "step" share ead_ext.schedule.as_step: a step verl sends as a
+    tensor or an integral float is the int it stands for; -1 (a trainer that sets no step) is refused
+    on both sides, each naming what it is."""
+    import torch
+
+    from ead_ext.integrations.verl.settings import EADConfigError, ead_request_args
+    from ead_ext.integrations.vllm.params import EADParamsError, parse_ead_args
+
+    sched = Schedule()
+    for step in (3, 3.0, torch.tensor(3)):
+        args = ead_request_args(sched, step)
+        assert args["ead"]["step"] == 3 and type(args["ead"]["step"]) is int
+        assert parse_ead_args(args).decay == sched.at_step(3)
+    with pytest.raises(EADConfigError, match="global training step to anneal"):
+        ead_request_args(sched, -1)
+    with pytest.raises(EADParamsError, match="field 'step' must be an int >= 0"):
+        parse_ead_args({"ead": {"step": -1}})

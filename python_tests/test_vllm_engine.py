@@ -33,7 +33,7 @@ from ead_ext.integrations.vllm import features
 from ead_ext.integrations.vllm.params import parse_ead_args
 from engine_cases import (PROMPTS, SCHED_A, check_logprobs_are_behaviour_logprobs_at_scheduled_tau,  # noqa: E402
                           check_topk_ead_request_uses_vllm_path_with_ead_temperature, mixed_requests, run,
-                          run_mixed, runner)
+                          run_mixed, model_runner)
 
 @pytest.fixture(scope="module")
 def llm(model_dir):
@@ -51,7 +51,7 @@ def mixed(llm):
 def test_sampler_swapped_in_engine(llm):
     from ead_ext.integrations.vllm.v1 import EADLogitsProcessor, EADSampler
 
-    runner = runner(llm)
+    runner = model_runner(llm)
     assert type(runner.sampler) is EADSampler
     assert any(isinstance(p, EADLogitsProcessor) for p in runner.input_batch.logitsprocs.all)
     assert ead_vllm.is_installed()
@@ -177,7 +177,7 @@ _STOCK_SCRIPT = textwrap.dedent("""
     import engine_cases as t
     if __name__ == "__main__":
         llm = LLM(model={model_dir!r}, **vllm_helpers.ENGINE_KWARGS)
-        runner = t.runner(llm)
+        runner = t.model_runner(llm)
         from vllm.v1.sample.sampler import Sampler
         procs = [type(p).__name__ for p in runner.input_batch.logitsprocs.all]
         res = t.run_mixed(llm)

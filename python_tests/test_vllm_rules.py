@@ -66,3 +66,4 @@ def test_engine_that_serves():
 def test_each_bypass_has_its_reason(facts, words):
     reason = unserved_reason(facts)
     assert reason is not None and all(w in reason for w in words), reason
+

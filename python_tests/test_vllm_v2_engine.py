@@ -75,7 +75,7 @@ def _name(obj) -> str:
 def llm(model_dir):
     assert ead_vllm.install()  # idempotent; the entry point has usually done it already
     engine = LLM(model=model_dir, **ENGINE_KWARGS)
-    runner = cases.runner(engine)
+    runner = cases.model_runner(engine)
     if not _is_v2_runner(runner):
         skip_unless_v2(f"vLLM chose the model runner {_name(runner)}, not the V2 runner")
     yield engine
@@ -90,7 +90,7 @@ def mixed(llm):
 def test_v2_runner_with_ead_sampler_and_state(llm):
     from ead_ext.integrations.vllm.v2 import EADLogitsProcessorV2, EADSamplerV2
 
-    sampler = cases.runner(llm).sampler
+    sampler = cases.model_runner(llm).sampler
     assert type(sampler) is EADSamplerV2
     assert isinstance(sampler._ead, EADLogitsProcessorV2)
     assert sampler._ead in sampler.logits_processors
@@ -140,7 +140,7 @@ _STOCK_SCRIPT = textwrap.dedent("""
     import engine_cases as t
     if __name__ == "__main__":
         llm = LLM(model={model_dir!r}, **vllm_helpers.ENGINE_KWARGS)
-        runner = t.runner(llm)
+        runner = t.model_runner(llm)
         from vllm.v1.worker.gpu.model_runner import GPUModelRunner
         from vllm.v1.worker.gpu.sample.sampler import Sampler
         res = t.run(llm, json.loads({requests!r}))
@@ -213,7 +213,7 @@ _WATERMARK_SCRIPT = textwrap.dedent("""
     import engine_cases as t
     if __name__ == "__main__":
         llm = LLM(model={model_dir!r}, watermark_config={{"key": 7}}, **vllm_helpers.ENGINE_KWARGS)
-        sampler = t.runner(llm).sampler
+        sampler = t.model_runner(llm).sampler
         out = dict(sampler=type(sampler).__module__ + "." + type(sampler).__name__)
         plain = llm.generate(["a b c"], SamplingParams(max_tokens=4, seed=1), use_tqdm=False)
         out["plain_tokens"] = len(plain[0].outputs[0].token_ids)

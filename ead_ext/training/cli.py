@@ -12,29 +12,19 @@ Writes ``out/train/<run>/{metrics.jsonl,heldout.json,record.json,train.png,verl.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
-from typing import List
-
 from .._schedule_args import add_schedule_args, apply_schedule_args
 from ..schedule import PRESETS, Schedule
 from ..tasks import SCHEDULES, TASKS
-from ..provenance import provenance
 from .methods import LOSSES, default_compare_methods, parse_method
-from .record import make_record, write_record
-from .run import MANAGERS, RunSpec, TrainingFailed, collect, launch, prepare
+from .run import MANAGERS, RunSpec, TrainingFailed
+from .train_one import run_one
 
 __all__ = ["main", "build_parser", "run_one"]
 
 QUICK = dict(steps=2, prompts_per_step=2, rollout_n=4, heldout_prompts=8, heldout_n=4, heldout_every=2)
-KS, MAJORITY = (1, 4, 16), (4, 16)
-
-_PROGRESS_KEYS = (("reward", "critic/score/mean"), ("tis_w", "actor/ead/tis_weight_mean"),
-                  ("tis_max", "actor/ead/tis_weight_max"), ("trunc", "actor/ead/tis_truncated_frac"),
-                  ("entropy", "actor/entropy"), ("tau_mean", "ead/temperature/mean"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,60 +108,6 @@ def _spec(args, method, out: Path) -> RunSpec:
 def replace_seed(args, seed: int):
     """``args`` with ``seed`` (a copy: the namespace of the other runs is left as it is)."""
     return argparse.Namespace(**{**vars(args), "seed": seed})
-
-
-def _fmt(v) -> str:
-    return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
-
-
-def _progress(spec: RunSpec, t0: float):
-    def show(steps: List[dict]) -> None:
-        rec = steps[-1]
-        s = rec["step"]
-        done = max(0, min(s, spec.steps))
-        bar = "#" * int(20 * done / max(1, spec.steps))
-        parts = [f"{name} {_fmt(rec.get(key))}" for name, key in _PROGRESS_KEYS if key in rec]
-        held = [k for k in rec if k.startswith("val-core/") and "/mean@" in k]
-        if held:
-            parts.append(f"held-out {held[0].split('/')[-2]}@{held[0].split('@')[-1]} {_fmt(rec[held[0]])}")
-        print(f"  [{bar:<20s}] step {s}/{spec.steps} | " + " | ".join(parts)
-              + f" | {time.monotonic() - t0:.0f} s", flush=True)
-
-    return show
-
-
-def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True, cluster=None) -> dict:
-    """Trains one run; returns its summary (also written as ``summary.json`` in its directory).
-    ``cluster``: a started :class:`.ray_cluster.SharedRay` to run on (``--compare``), else its own."""
-    from ..integrations.verl import cpu_mode
-
-    cmd = prepare(spec, own_ray=cluster is None)
-    where = "CPU mode (no accelerator)" if cpu_mode.wanted() else "accelerators"
-    print(f"== {spec.out.name}: {spec.method.name}, task {spec.task}, loss {spec.loss}, verl {spec.trainer} trainer, {spec.steps} steps "
-          f"x {spec.prompts_per_step} prompts x n = {spec.rollout_n}, {where}; log: {spec.out / 'verl.log'}",
-          flush=True)
-    t0 = time.monotonic()
-    launch(spec, cmd, progress=_progress(spec, t0), verbose=verbose, cluster=cluster)
-    seconds = time.monotonic() - t0
-    result = collect(spec, seconds, ks=KS, majority=MAJORITY)
-    timing = [r.get("timing_s/step") for r in result.steps if r.get("timing_s/step") is not None]
-    summary = {"name": spec.out.name, "method": spec.method.name, "seconds": round(seconds, 1),
-               "steps": spec.steps, "step_seconds_median": sorted(timing)[len(timing) // 2] if timing else None,
-               "heldout": result.heldout, "spec": spec.to_json()}
-    (spec.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    write_record(spec.out / "record.json", make_record(spec.out, summary, result.steps,
-                                                        provenance(also=("verl",)), KS, MAJORITY))
-    if result.heldout:
-        last = result.heldout[-1]
-        cells = ", ".join(f"{k} {v['mean']:.3f} [{v['lo']:.3f}, {v['hi']:.3f}]" for k, v in last["summary"].items()
-                          if k.startswith(("pass@", "worst@", "maj@")))
-        print(f"   held-out at step {last['step']} ({last['prompts']} prompts x {last['n']}): {cells}", flush=True)
-    if plot:
-        from .plots import plot_run
-
-        print(f"   wrote {spec.out / 'metrics.jsonl'}, {plot_run(result, spec.out / 'train.png')}", flush=True)
-    print(f"   {seconds:.0f} s in all; median step {summary['step_seconds_median'] or float('nan'):.1f} s", flush=True)
-    return summary
 
 
 def _exit_on_sigterm() -> None:

@@ -41,7 +41,7 @@ def _chosen_steps(summaries: List[dict]) -> List[int]:
 
 def format_table(summaries: List[dict]) -> str:
     """Markdown: one row per (method, step), "mean [lo, hi]" per held-out metric."""
-    from ..results import cell, md_table
+    from ..tables import cell, md_table
 
     steps = _chosen_steps(summaries)
     metrics = [m for m in TABLE_METRICS
@@ -78,7 +78,7 @@ def _cluster(specs: List[RunSpec]):
 
 def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool = True,
             shared_ray: bool = True) -> List[dict]:
-    from .cli import run_one
+    from .train_one import run_one
 
     out.mkdir(parents=True, exist_ok=True)
     summaries, failed = [], []

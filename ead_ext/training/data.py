@@ -97,7 +97,7 @@ def prepare_data(data: Optional[str], out: Path, train_prompts: int, heldout_pro
         if not ((src / "train.jsonl").exists() and (src / "test.jsonl").exists()):
             raise FileNotFoundError(f"{src}: need train.parquet + test.parquet (verl format) or train.jsonl + "
                                     "test.jsonl ({\"prompt\", \"answer\"} lines)")
-        from ..evaluate import load_tasks  # the JSONL format `ead-ext eval --tasks` reads
+        from ..tasks.jsonl import load_tasks  # the JSONL format `ead-ext eval --tasks` reads
 
         train = load_tasks(str(src / "train.jsonl"), task=task)
         test = load_tasks(str(src / "test.jsonl"), heldout_prompts, task=task)

@@ -40,6 +40,7 @@ import logging
 import os
 from typing import Any, Dict, List
 
+from ..flags import env_flag
 from ..patching import Patch
 from ..vllm.cpu_weights import ENV as ENV_LIVE_WEIGHTS
 
@@ -167,11 +168,9 @@ def accelerator_present() -> bool:
 
 def wanted() -> bool:
     """Whether CPU mode should be on in this process (:data:`ENV_SWITCH`, else: no accelerator)."""
-    switch = os.environ.get(ENV_SWITCH, "auto").strip().lower()
-    if switch in ("0", "false", "off", "no"):
-        return False
-    if switch in ("1", "true", "on", "yes"):
-        return True
+    switch = env_flag(ENV_SWITCH)  # on, off, or None: "auto" (and anything else)
+    if switch is not None:
+        return switch
     platform = os.environ.get("VERL_PLATFORM", "").strip().lower()
     if platform and platform != "cpu":
         return False

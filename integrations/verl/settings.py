@@ -27,11 +27,10 @@ side builds ``Schedule`` from the schedule fields and takes the decay ``Schedule
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional
 
-from ead_ext.schedule import Schedule
+from ead_ext.schedule import Schedule, as_step
 
 from ..vllm.params import EAD_KEY
 
@@ -146,17 +145,13 @@ def ead_request_args(schedule: Schedule, step: int) -> dict:
     ``{"ead": {tau_max, tau_min, d0, growth, cap, cutoff, token_scale, "step": step}}``: the full
     schedule plus the explicit step, so the vLLM side computes ``Schedule.at_step(step)`` itself.
     """
-    if not isinstance(step, bool):
-        try:
-            step = operator.index(step)  # ints, numpy ints, one-element integer tensors
-        except TypeError:
-            pass
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+    try:
+        step = as_step(step)  # the check the vLLM side applies to the same field
+    except ValueError:
         raise EADConfigError(
             f"EAD needs the global training step to anneal the schedule, got {step!r}: verl passes it as "
             "meta_info['global_steps'] (a trainer that does not set it sends -1)"
-        )
-    schedule.at_step(step)  # validates the step the same way the vLLM side will
+        ) from None
     return {EAD_EXTRA_ARGS_KEY: {**schedule.to_dict(), EAD_STEP_KEY: step}}
 
 

@@ -15,10 +15,10 @@ ead-ext's vLLM plugin applies it in every vLLM process, before the model loads.
 from __future__ import annotations
 
 import functools
-import os
 
 import torch
 
+from ..flags import env_flag
 from ..patching import Patch
 
 __all__ = ["ENV", "PATCH", "wanted"]
@@ -41,4 +41,4 @@ PATCH = Patch("vllm_cpu_live_weights", "vllm.model_executor.layers.utils", "disp
 
 
 def wanted() -> bool:
-    return os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag(ENV) is True

@@ -40,7 +40,9 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional
 
-from ead_ext.schedule import PRESETS, Schedule
+from ead_ext.schedule import PRESETS, Schedule, as_step
+
+from ..flags import parse_flag
 
 __all__ = ["EAD_KEY", "EADParams", "EADParamsError", "parse_ead_args", "ALLOWED_KEYS"]
 
@@ -111,7 +113,7 @@ def parse_ead_args(extra_args: Optional[Mapping[str, Any]]) -> Optional[EADParam
                 raise _err(f"not a valid JSON object: {e}") from None
             if not isinstance(raw, Mapping):
                 raise _err("the JSON text must be an object")
-        elif text.lower() in ("true", "1", "on", "yes"):
+        elif parse_flag(text) is True:
             raw = {}
         else:
             raw = {"preset": text}
@@ -160,8 +162,8 @@ def parse_ead_args(extra_args: Optional[Mapping[str, Any]]) -> Optional[EADParam
         return EADParams(schedule, float(decay), None)
     if step is None:
         step = 0
-    if isinstance(step, float) and step.is_integer():
-        step = int(step)
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise _err(f"field 'step' must be an int >= 0, got {type(step).__name__} {step!r}")
+    try:
+        step = as_step(step)
+    except ValueError:
+        raise _err(f"field 'step' must be an int >= 0, got {type(step).__name__} {step!r}") from None
     return EADParams(schedule, schedule.at_step(step), step)

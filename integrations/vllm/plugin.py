@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 
+from ..flags import env_flag
 from .features import ENV_V2_RUNNER, has_triton, has_v1_runner, v2_takes_processors
 from .log import LOGGER_NAME, logger, startup_line, vllm_version_text  # noqa: F401  (re-exported)
 
@@ -59,7 +60,7 @@ _state = _State()
 
 
 def is_disabled() -> bool:
-    return os.environ.get(ENV_DISABLE, "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag(ENV_DISABLE) is True
 
 
 def is_installed() -> bool:
