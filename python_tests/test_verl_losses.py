@@ -191,3 +191,31 @@ def test_aggregation_checks():
     with pytest.raises(ValueError, match="detached"):
         call("ead_vanilla", old, log_prob, adv, mask, "token-mean", actor_config("ead_vanilla"),
              w.clone().requires_grad_(True))
+
+
+def test_one_loss_table_behind_registry_checks_cli_and_recipes():
+    """integrations/loss_modes.py is the one table: verl's registry holds every row, the EAD config
+    checks accept exactly its modes, `ead-ext train --loss` offers exactly its rows with a recipe, and
+    each such recipe (config/ead_<name>.yaml, composed by Hydra) sets the row's loss mode and
+    aggregation; no recipe exists without a row."""
+    from hydra import compose, initialize_config_dir
+
+    from ead_ext.integrations import loss_modes
+    from ead_ext.integrations.verl import settings
+    from ead_ext.training.cli import build_parser
+    from ead_ext.training.run import CONFIG_DIR
+
+    table = loss_modes.by_mode()
+    assert set(ead_verl.EAD_LOSS_MODES) == set(table) and set(table) <= set(core_algos.POLICY_LOSS_REGISTRY)
+    assert {m: (r.wraps, r.required_agg) for m, r in table.items()} == ead_verl.EAD_LOSS_MODES
+    assert set(settings._ACCEPTED_LOSS_MODES) == set(table)
+    (loss_arg,) = [a for a in build_parser()._actions if a.dest == "loss"]
+    assert set(loss_arg.choices) == set(loss_modes.cli_losses())
+    recipes = {p.stem for p in CONFIG_DIR.glob("ead_*.yaml")} - {"ead_common"}
+    assert recipes == {f"ead_{name}" for name in loss_modes.cli_losses()}
+    for name, row in loss_modes.cli_losses().items():
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            cfg = compose(config_name=f"ead_{name}")
+        assert cfg.actor_rollout_ref.actor.policy_loss.loss_mode == row.mode, name
+        assert cfg.actor_rollout_ref.actor.loss_agg_mode == row.cli_agg, name
+        assert row.required_agg in (None, row.cli_agg), name

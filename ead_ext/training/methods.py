@@ -12,17 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List
 
+from ..integrations.loss_modes import cli_losses
+
 __all__ = ["Method", "parse_method", "LOSSES", "VERL_LOSS_OF"]
 
-#: ``--loss`` choices -> (EAD loss mode, loss aggregation)
-LOSSES = {
-    "grpo": ("ead_grpo", "seq-mean-token-mean"),
-    "dapo": ("ead_dapo", "token-mean"),
-    "clip_cov": ("ead_clip_cov", "token-mean"),
-    "kl_cov": ("ead_kl_cov", "token-mean"),
-}
+#: ``--loss`` choices -> (EAD loss mode, loss aggregation), from the one table (integrations/loss_modes.py)
+LOSSES = {name: (m.mode, m.cli_agg) for name, m in cli_losses().items()}
 #: verl's built-in loss each EAD loss wraps (used where no TIS weight is applied)
-VERL_LOSS_OF = {"ead_grpo": "vanilla", "ead_dapo": "vanilla", "ead_clip_cov": "clip_cov", "ead_kl_cov": "kl_cov"}
+VERL_LOSS_OF = {m.mode: m.wraps for m in cli_losses().values()}
 
 
 @dataclass(frozen=True)

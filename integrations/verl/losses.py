@@ -38,10 +38,12 @@ from typing import Any, Optional
 import torch
 from verl.trainer.ppo.core_algos import get_policy_loss_fn, register_policy_loss
 
+from ..loss_modes import LOSS_MODES
 from .settings import EADConfigError, tis_cap_from
 
 __all__ = [
     "EAD_LOSS_MODES",
+    "REGISTERED",
     "ead_tis_weights",
     "tis_metrics",
     "compute_policy_loss_ead_vanilla",
@@ -51,14 +53,8 @@ __all__ = [
     "compute_policy_loss_ead_kl_cov",
 ]
 
-#: EAD loss mode -> (verl's built-in loss it wraps, required loss_agg_mode or None)
-EAD_LOSS_MODES: dict[str, tuple[str, Optional[str]]] = {
-    "ead_vanilla": ("vanilla", None),
-    "ead_dapo": ("vanilla", "token-mean"),
-    "ead_grpo": ("vanilla", "seq-mean-token-mean"),
-    "ead_clip_cov": ("clip_cov", None),
-    "ead_kl_cov": ("kl_cov", None),
-}
+#: EAD loss mode -> (verl's built-in loss it wraps, required loss_agg_mode or None), from the one table
+EAD_LOSS_MODES: dict[str, tuple[str, Optional[str]]] = {m.mode: (m.wraps, m.required_agg) for m in LOSS_MODES}
 
 _MISSING_WEIGHTS = (
     "EAD loss '{mode}' got no rollout_is_weights: the TIS correction would silently be skipped. verl "
@@ -173,8 +169,10 @@ def _make_ead_loss(mode: str):
     return register_policy_loss(mode)(loss_fn)
 
 
-compute_policy_loss_ead_vanilla = _make_ead_loss("ead_vanilla")
-compute_policy_loss_ead_dapo = _make_ead_loss("ead_dapo")
-compute_policy_loss_ead_grpo = _make_ead_loss("ead_grpo")
-compute_policy_loss_ead_clip_cov = _make_ead_loss("ead_clip_cov")
-compute_policy_loss_ead_kl_cov = _make_ead_loss("ead_kl_cov")
+#: every row of the table, registered in verl's registry under its mode
+REGISTERED = {mode: _make_ead_loss(mode) for mode in EAD_LOSS_MODES}
+compute_policy_loss_ead_vanilla = REGISTERED["ead_vanilla"]
+compute_policy_loss_ead_dapo = REGISTERED["ead_dapo"]
+compute_policy_loss_ead_grpo = REGISTERED["ead_grpo"]
+compute_policy_loss_ead_clip_cov = REGISTERED["ead_clip_cov"]
+compute_policy_loss_ead_kl_cov = REGISTERED["ead_kl_cov"]

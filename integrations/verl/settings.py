@@ -32,6 +32,7 @@ from typing import Any, Mapping, Optional
 
 from ead_ext.schedule import Schedule, as_step
 
+from ..loss_modes import LOSS_MODES
 from ..vllm.params import EAD_KEY
 
 __all__ = [
@@ -188,7 +189,7 @@ def with_ead_sampling_params(
 # ----------------------------------------------------------------------------------------------
 #: policy-loss modes that the EAD checks accept (the EAD losses, and verl's built-ins they wrap,
 #: which also apply ``rollout_is_weights`` exactly once in decoupled mode).
-_ACCEPTED_LOSS_MODES = ("ead_vanilla", "ead_dapo", "ead_grpo", "ead_clip_cov", "ead_kl_cov")
+_ACCEPTED_LOSS_MODES = tuple(m.mode for m in LOSS_MODES)  # the one table: integrations/loss_modes.py
 
 
 def check_ead_config(config: Any) -> Optional[EADSettings]:
