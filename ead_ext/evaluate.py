@@ -49,7 +49,7 @@ from typing import Dict, List, Optional
 
 from . import metrics as M
 from ._schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
-from .engine import make_llm, quiet_engine
+from .vllm_engine import make_llm, quiet_engine
 from .provenance import provenance
 from .tables import cell, compact_table, md_table, paired, verdicts
 from .schedule import PRESETS, Schedule

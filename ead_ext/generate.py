@@ -150,7 +150,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if importlib.util.find_spec("vllm") is None:
         print("ead-ext generate: vLLM is not installed; see requirements/vllm.txt", file=sys.stderr)
         return 2
-    from .engine import make_llm, quiet_engine
+    from .vllm_engine import make_llm, quiet_engine
 
     with quiet_engine(None, args.verbose):  # vLLM prints from its import on
         from vllm import SamplingParams

@@ -40,7 +40,7 @@ from .losses import (  # noqa: E402
     ead_tis_weights,
     tis_metrics,
 )
-from .metrics import temperature_bucket_metrics  # noqa: E402
+from .temperature_metrics import temperature_bucket_metrics  # noqa: E402
 from .settings import (  # noqa: E402
     EAD_EXTRA_ARGS_KEY,
     EAD_STEP_KEY,

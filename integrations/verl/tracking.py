@@ -18,7 +18,7 @@ from typing import Any, Optional
 import torch
 
 from ..patching import Patch
-from .metrics import temperature_bucket_metrics
+from .temperature_metrics import temperature_bucket_metrics
 from .settings import EADSettings, _get
 
 __all__ = ["PATCH", "N_BUCKETS", "schedule_metrics"]
