@@ -15,6 +15,7 @@ join one Ray head started here instead of each starting and stopping its own (``
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 import time
@@ -83,27 +84,22 @@ def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool =
     out.mkdir(parents=True, exist_ok=True)
     summaries, failed = [], []
     t0 = time.monotonic()
-    todo = [s for s in specs if finished(s) is None]
-    cluster = _cluster(todo) if shared_ray and len(todo) > 1 else None
-    if cluster is not None:
-        cluster.start()
-        print(f"== one Ray cluster for the {len(todo)} runs to train: {cluster.address}", flush=True)
-    try:
-        for spec in specs:
-            kept = finished(spec)
-            if kept is not None:
-                print(f"== {spec.out.name}: kept (finished earlier with the same spec, {kept['seconds']:.0f} s)",
+    kept = [finished(spec) for spec in specs]
+    todo = [spec for spec, k in zip(specs, kept) if k is None]
+    with _cluster(todo) if shared_ray and len(todo) > 1 else contextlib.nullcontext() as cluster:
+        if cluster is not None:
+            print(f"== one Ray cluster for the {len(todo)} runs to train: {cluster.address}", flush=True)
+        for spec, done in zip(specs, kept):
+            if done is not None:
+                print(f"== {spec.out.name}: kept (finished earlier with the same spec, {done['seconds']:.0f} s)",
                       flush=True)
-                summaries.append(kept)
+                summaries.append(done)
                 continue
             try:
                 summaries.append(run_one(spec, verbose=verbose, plot=plot, cluster=cluster))
             except TrainingFailed as e:  # keep comparing the others; report at the end
                 print(f"   {spec.method.name} failed: {e}", flush=True)
                 failed.append(spec.method.name)
-    finally:
-        if cluster is not None:
-            cluster.stop()
     if not summaries:
         raise TrainingFailed("every run failed")
     table = format_table(summaries)

@@ -22,7 +22,7 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
-from .run import RUN_MARKER, marked_processes
+from .run import RUN_MARKER, marked_processes, processes_where
 
 __all__ = ["SharedRay", "PER_RUN_ENV"]
 
@@ -81,15 +81,7 @@ class SharedRay:
         found = set(marked_processes(self.marker))
         if self.temp_dir:
             needle = self.temp_dir.encode()
-            for e in os.listdir("/proc") if os.path.isdir("/proc") else []:
-                if not e.isdigit():
-                    continue
-                try:
-                    with open(f"/proc/{e}/cmdline", "rb") as f:
-                        if needle in f.read():
-                            found.add(int(e))
-                except OSError:
-                    continue
+            found.update(processes_where("cmdline", lambda cmdline: needle in cmdline))
         return sorted(found)
 
     def stop(self, grace_s: float = 10.0) -> None:

@@ -174,8 +174,10 @@ def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path, own_
               f"+actor_rollout_ref.ref.fsdp_config.mixed_precision={fp32}"]
     o += spec.method.overrides(spec.loss, spec.tis_cap)
     if cpu_mode.wanted():
-        o += list(cpu_mode.CONFIG_OVERRIDES) if not own_ray else cpu_mode.config_overrides(n_gpus_per_node=ranks, nnodes=1,
-                                                                                      num_cpus=16)
+        if own_ray:
+            o += cpu_mode.config_overrides(n_gpus_per_node=ranks, nnodes=1, num_cpus=16)
+        else:  # a joining run books no resources of its own (Ray refuses them when connecting)
+            o += list(cpu_mode.CONFIG_OVERRIDES)
     return o + list(spec.extra)
 
 
@@ -283,9 +285,9 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-def marked_processes(run_id: str) -> List[int]:
-    """Live processes whose environment holds ``RUN_MARKER=run_id`` (Linux /proc; none elsewhere)."""
-    needle = f"{RUN_MARKER}={run_id}".encode()
+def processes_where(proc_file: str, holds: Callable[[bytes], bool]) -> List[int]:
+    """Live processes but this one whose ``/proc/<pid>/<proc_file>`` (``environ``, ``cmdline``) the
+    test ``holds`` (Linux /proc; none elsewhere). A zombie has already exited and is not listed."""
     found = []
     try:
         entries = os.listdir("/proc")
@@ -295,14 +297,20 @@ def marked_processes(run_id: str) -> List[int]:
         if not e.isdigit() or int(e) == os.getpid():
             continue
         try:
-            with open(f"/proc/{e}/environ", "rb") as f:
-                if needle in f.read().split(b"\0"):
+            with open(f"/proc/{e}/{proc_file}", "rb") as f:
+                if holds(f.read()):
                     with open(f"/proc/{e}/stat", "rb") as st:
-                        if st.read().rsplit(b")", 1)[-1].split()[0] != b"Z":  # a zombie has already exited
+                        if st.read().rsplit(b")", 1)[-1].split()[0] != b"Z":
                             found.append(int(e))
         except OSError:
             continue  # gone, or not ours to read
     return found
+
+
+def marked_processes(run_id: str) -> List[int]:
+    """Live processes whose environment holds ``RUN_MARKER=run_id``."""
+    needle = f"{RUN_MARKER}={run_id}".encode()
+    return processes_where("environ", lambda environ: needle in environ.split(b"\0"))
 
 
 def _tail_error(log_path: Path) -> str:
