@@ -46,7 +46,10 @@ def test_the_entry_point_turned_cpu_mode_on_in_this_process():
     eps = [ep.value for ep in md.entry_points(group="verl.plugins")]
     assert "ead_ext.integrations.verl.plugin" in eps
     # "auto": on without an accelerator, off with one (unless EAD_VERL_CPU_MODE says otherwise)
-    assert cpu_mode.wanted() == (not ACCELERATOR or os.environ.get(cpu_mode.ENV_SWITCH) == "1")
+    from ead_ext.integrations.flags import env_flag
+
+    switch = env_flag(cpu_mode.ENV_SWITCH)
+    assert cpu_mode.wanted() == (switch if switch is not None else not ACCELERATOR)
     assert cpu_mode.is_active()  # by the entry point here; by the fixture where an accelerator is present
     assert all(p.applied for p in cpu_mode.PATCHES)
     assert os.environ["VERL_PLATFORM"] == "cpu"
