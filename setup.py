@@ -196,7 +196,7 @@ setup(  # metadata and entry points: pyproject.toml
     # data files the code reads at run time: the embedded default model, verl's Hydra configs
     # and recipe scripts
     package_data={
-        "ead_ext": ["assets/tiny_arith/*", "assets/tiny_countdown/*"],
+        "ead_ext.apps": ["assets/tiny_arith/*", "assets/tiny_countdown/*"],
         "ead_ext.integrations.verl": ["config/*.yaml", "recipes/*.sh", "recipes/*.py", "README.md"],
         "ead_ext.integrations.vllm": ["README.md"],
     },

@@ -1,6 +1,6 @@
 """`python -m ead_ext ...` is the `ead-ext` command."""
 import sys
 
-from .cli import main
+from .apps.cli import main
 
 sys.exit(main())

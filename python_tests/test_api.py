@@ -7,7 +7,7 @@ import torch
 
 import ead_ext
 from ead_ext import PRESETS, SampleOutput, Schedule
-from ead_ext import _ops
+from ead_ext import ops
 from sampling_helpers import op, realistic_logits, row_ids, temperatures
 
 B, V = 16, 800
@@ -136,8 +136,8 @@ def test_reference_fallback_warns_once_and_draws_the_same_tokens(logits, monkeyp
     seeds, offsets = row_ids(B, seed=4)
     tau = temperatures(B, seed=5)
     compiled = ead_ext.sample(logits, temperature=tau, seeds=seeds, offsets=offsets, return_entropy=True)
-    monkeypatch.setattr(_ops, "_OP_DEVICES", frozenset())
-    monkeypatch.setattr(_ops, "_WARNED", set())
+    monkeypatch.setattr(ops, "_OP_DEVICES", frozenset())
+    monkeypatch.setattr(ops, "_WARNED", set())
     with pytest.warns(RuntimeWarning, match=r"compiled op is not available for cpu .*pure-PyTorch reference"):
         fallback = ead_ext.sample(logits, temperature=tau, seeds=seeds, offsets=offsets, return_entropy=True)
     with warnings.catch_warnings():

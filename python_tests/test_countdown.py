@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ead_ext import tasks as T
-from ead_ext.tasks import countdown as C
+from ead_ext.apps import tasks as T
+from ead_ext.apps.tasks import countdown as C
 
 SPEC = "3 5 7 2 -> 24"
 

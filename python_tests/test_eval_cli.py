@@ -1,4 +1,4 @@
-"""`ead-ext eval` (ead_ext.evaluate): the quick setting end to end on the real vLLM engine, and its
+"""`ead-ext eval` (ead_ext.apps.evaluate): the quick setting end to end on the real vLLM engine, and its
 pieces (task files, schedule defaults, table, plot) without an engine."""
 import importlib.util
 import json
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ead_ext import evaluate as E
+from ead_ext.apps import evaluate as E
 from ead_ext.schedule import Schedule
-from ead_ext.tasks import SCHEDULES
-from ead_ext.tiny_model import ASSET_DIRS, _is_checkpoint
+from ead_ext.apps.tasks import SCHEDULES
+from ead_ext.apps.tiny_model import ASSET_DIRS, _is_checkpoint
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
@@ -109,7 +109,7 @@ def test_format_table():
 
 def test_compact_table_and_verdicts():
     # the terminal table drops the columns equal for 0/1 rewards (best@k = pass@k, worst@1 = maj@1 = pass@1)
-    from ead_ext import results as R
+    from ead_ext.apps import results as R
 
     res = _fake_results()
     assert R.compact_columns(res) == ["pass@1", "pass@4", "worst@4", "maj@4", "malformed"]
@@ -143,12 +143,12 @@ def test_schedule_flags_come_from_the_dataclass():
     a = ap.parse_args(["--token-scale", "1", "--cutoff", "2"])
     assert E._schedule(a, tiny=True) == SCHEDULES["arithmetic"].replace(token_scale=1.0, cutoff=2)
     assert E._schedule_source(a, True, E._schedule(a, True)) == (
-        "the arithmetic tiny model's (ead_ext.tasks.SCHEDULES['arithmetic']) with cutoff 2, token_scale 1")
+        "the arithmetic tiny model's (ead_ext.apps.tasks.SCHEDULES['arithmetic']) with cutoff 2, token_scale 1")
     assert E._schedule_source(ap.parse_args([]), False, Schedule()) == "preset 'small'"
 
 
 def test_describe_schedule():
-    from ead_ext._schedule_args import describe_schedule
+    from ead_ext.apps.schedule_args import describe_schedule
 
     line = describe_schedule(SCHEDULES["arithmetic"], 0, 96)
     assert line.startswith("tau_max 1.2, tau_min 0.1, d0 5, growth 1, cap 40000, cutoff 0, token_scale 20; step 0:")
@@ -158,7 +158,7 @@ def test_describe_schedule():
 
 
 def test_cli_unknown_command(capsys):
-    from ead_ext import cli
+    from ead_ext.apps import cli
 
     assert cli.main(["evaluate"]) == 2
     err = capsys.readouterr().err
@@ -183,7 +183,7 @@ def test_eval_quick_end_to_end(tmp_path, task):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1",
                VLLM_ENABLE_V1_MULTIPROCESSING="0")
     env.pop("EAD_VLLM_DISABLE", None)
-    cmd = [sys.executable, "-m", "ead_ext.evaluate", "--quick", "--task", task, "--out", str(out)]
+    cmd = [sys.executable, "-m", "ead_ext.apps.evaluate", "--quick", "--task", task, "--out", str(out)]
     cmd += [] if HAS_MPL else ["--no-plot"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
@@ -192,7 +192,7 @@ def test_eval_quick_end_to_end(tmp_path, task):
     assert "best@" not in proc.stdout
     assert sum(line.startswith(("pass@1: ", "pass@4: ", "worst@4: ", "maj@4: ", "malformed: "))
                for line in proc.stdout.splitlines()) == 5
-    assert f"EAD schedule: the {task} tiny model's (ead_ext.tasks.SCHEDULES['{task}'])" in proc.stdout
+    assert f"EAD schedule: the {task} tiny model's (ead_ext.apps.tasks.SCHEDULES['{task}'])" in proc.stdout
     assert f"d0 {SCHEDULES[task].d0:g}," in proc.stdout and "(of 96 tokens)" in proc.stdout
     assert max(len(line) for line in proc.stdout.splitlines() if str(out) not in line) <= 120  # fits a terminal
     for noise in ("WARNING", "FutureWarning", "Loading safetensors", "Triton"):
@@ -231,7 +231,7 @@ def test_eval_quick_end_to_end(tmp_path, task):
 
 
 def test_cli_has_the_eval_command(capsys):
-    from ead_ext import cli
+    from ead_ext.apps import cli
 
     assert "eval" in cli.COMMANDS
     with pytest.raises(SystemExit) as e:

@@ -12,8 +12,8 @@ import pytest
 
 from ead_ext.schedule import PRESETS
 
-from ead_ext.tasks import SCHEDULES
-from ead_ext.tiny_model import ASSET_DIRS
+from ead_ext.apps.tasks import SCHEDULES
+from ead_ext.apps.tiny_model import ASSET_DIRS
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -58,7 +58,7 @@ def test_generate_end_to_end(tmp_path):
 
 
 def test_generate_default_schedule_anneals_over_the_default_length():
-    from ead_ext import generate as G
+    from ead_ext.apps import generate as G
 
     a = G.build_parser().parse_args([])
     sched = G._schedule(a)
@@ -75,7 +75,7 @@ def test_generate_does_not_use_the_random_test_model():
 
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed")
 def test_demo_writes_under_out(tmp_path, monkeypatch, capsys):
-    from ead_ext import demo
+    from ead_ext.apps import demo
 
     monkeypatch.chdir(tmp_path)
     assert demo.main(["--batch", "2", "--length", "16", "--vocab", "64", "--buckets", "2"]) == 0

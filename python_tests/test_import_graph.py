@@ -4,7 +4,9 @@ at module level or inside a function, since a lazy import is still a dependency)
 Read from the source with ``ast`` (nothing is imported), for the package (``ead_ext/``: the library,
 its applications, tasks and testing helpers) and the integrations (``integrations/``, installed as
 ``ead_ext.integrations``): the vLLM shims depend one way, plugin -> v1 / v2 / admission / reject ->
-rules / features / log / hooks -> params.
+rules / features / log / hooks -> params. And the layers depend one way: applications (``ead_ext.apps``)
+-> integrations -> library (the rest of ``ead_ext``) -> compiled op, the test helpers (``ead_ext.testing``)
+imported by none of them.
 """
 from __future__ import annotations
 
@@ -125,3 +127,40 @@ def test_vllm_shims_depend_one_way():
         assert not g[p + shim] & {p + "plugin", p + "v1", p + "v2", p + "admission", p + "reject"}, (shim, g[p + shim])
     rules_src = (REPO / "integrations/vllm/rules.py").read_text()
     assert "import vllm" not in rules_src and "from vllm" not in rules_src
+
+
+def _layer(module: str) -> str:
+    if module == "ead_ext.__main__":  # ``python -m ead_ext``: the ead-ext command
+        return "applications"
+    for prefix, layer in (("ead_ext.integrations", "integrations"), ("ead_ext.apps", "applications"),
+                          ("ead_ext.testing", "testing")):
+        if module == prefix or module.startswith(prefix + "."):
+            return layer
+    return "library"
+
+
+#: what each layer may import (besides itself): applications -> integrations -> library -> compiled op;
+#: the test helpers sit beside the library and are imported by no layer of the product
+MAY_IMPORT = {"library": set(), "integrations": {"library"}, "applications": {"integrations", "library"},
+              "testing": {"library"}}
+
+
+def test_dependencies_run_one_way():
+    """The layout's layers: the library imports no integration and no application, the integrations
+    no application, and no layer of the product imports the test helpers."""
+    mods = {}
+    for folder, package in PACKAGE_OF.items():
+        mods.update(_modules(REPO / folder, package))
+    known = set(mods) | COMPILED
+    layers = {_layer(n) for n in mods}
+    assert layers == set(MAY_IMPORT), layers  # every layer exists (the walk saw the whole tree)
+    wrong = sorted(f"{n} ({_layer(n)}) imports {m} ({_layer(m)})"
+                   for n, f in mods.items() for m in _imports(n, f, known) - COMPILED
+                   if _layer(m) != _layer(n) and _layer(m) not in MAY_IMPORT[_layer(n)])
+    assert not wrong, "\n".join(wrong)
+
+
+def test_layer_check_sees_a_wrong_import():
+    assert _layer("ead_ext.schedule") == "library" and _layer("ead_ext.apps.training.run") == "applications"
+    assert _layer("ead_ext.integrations.vllm.v2") == "integrations" and _layer("ead_ext.testing.net") == "testing"
+    assert "applications" not in MAY_IMPORT["integrations"] and "integrations" not in MAY_IMPORT["library"]

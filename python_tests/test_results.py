@@ -1,12 +1,12 @@
-"""ead_ext.results: the RESULTS.md tables (compact table, paired differences) from eval / compare files."""
+"""ead_ext.apps.results: the RESULTS.md tables (compact table, paired differences) from eval / compare files."""
 import importlib.util
 import json
 
 import pytest
 
 from ead_ext import metrics as M
-from ead_ext import results as R
-from ead_ext.training.heldout import summarize_dump
+from ead_ext.apps import results as R
+from ead_ext.apps.training.heldout import summarize_dump
 
 
 def test_paired_difference_is_the_mean_of_per_prompt_differences():

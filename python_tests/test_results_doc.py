@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ead_ext.results_doc import BLOCK, render
-from ead_ext.results_seeds import load_runs, seeds_tables, seeds_verdicts
+from ead_ext.apps.results_doc import BLOCK, render
+from ead_ext.apps.results_seeds import load_runs, seeds_tables, seeds_verdicts
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "RESULTS.md"
@@ -41,13 +41,13 @@ def test_results_doc_is_rendered_from_the_stored_files():
                                                              if q["method"] == r["method"]}) >= 3}
             for method in few:
                 assert f"- {method}: " in m.group(0) and "seed(s): no verdict" in m.group(0), method
-    assert render(text, REPO) == text, "docs/RESULTS.md differs from docs/results/: python -m ead_ext.results render docs/RESULTS.md"
+    assert render(text, REPO) == text, "docs/RESULTS.md differs from docs/results/: python -m ead_ext.apps.results render docs/RESULTS.md"
 
 
 def test_stored_training_runs_of_one_seed_start_from_the_same_heldout_numbers():
     """Seeded validation: before training (step 0) every method of one seed is the same model on
     the same prompts with the same per-request seeds, so every prompt's metrics are identical."""
-    from ead_ext.training.record import per_prompt
+    from ead_ext.apps.training.record import per_prompt
 
     records = [json.loads(f.read_text()) for f in sorted((REPO / "docs" / "results").glob("train-*.json"))]
     assert records

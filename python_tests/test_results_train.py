@@ -1,4 +1,4 @@
-"""RL comparisons over training seeds (ead_ext.results_train) on hand-made run records: runs whose
+"""RL comparisons over training seeds (ead_ext.apps.results_train) on hand-made run records: runs whose
 specs differ in more than method and seed are not pooled; the two-level interval covers
 run-to-run spread; the verdict rule (interval excludes 0 and all of >= 3 seeds agree in sign)."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ead_ext import metrics as M
-from ead_ext.results_train import load_records, train_seeds_tables, train_seeds_verdicts
+from ead_ext.apps.results_train import load_records, train_seeds_tables, train_seeds_verdicts
 
 PROMPTS = [f"p{i}" for i in range(32)]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from ead_ext.tiny_model import ASSET_DIRS, PLAIN_CHAT_TEMPLATE
+from ead_ext.apps.tiny_model import ASSET_DIRS, PLAIN_CHAT_TEMPLATE
 
 
 @pytest.mark.parametrize("task", sorted(ASSET_DIRS))

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ead_ext.tasks import arithmetic as A
+from ead_ext.apps.tasks import arithmetic as A
 
 
 def test_worked_answers():

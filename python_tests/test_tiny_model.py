@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from ead_ext import tiny_model as T
-from ead_ext.tasks import arithmetic as A
+from ead_ext.apps import tiny_model as T
+from ead_ext.apps.tasks import arithmetic as A
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("transformers") is None,
                                 reason="transformers is not installed (pip install -r requirements/eval.txt)")
@@ -57,7 +57,7 @@ def test_shipped_countdown_model_solves_some_held_out_problems():
     # trained to a low Pass@1 on purpose (room for RL): greedy answers solve some, nearly all are steps
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ead_ext.tasks import countdown as C
+    from ead_ext.apps.tasks import countdown as C
 
     path = T.default_model_path(build=False, task="countdown")
     assert path == T.ASSET_DIRS["countdown"]

@@ -25,7 +25,7 @@ pytest.importorskip("vllm")
 pytest.importorskip("transfer_queue")
 torch = pytest.importorskip("torch")
 
-from ead_ext.tasks import SCHEDULES  # noqa: E402
+from ead_ext.apps.tasks import SCHEDULES  # noqa: E402
 
 
 # both verl trainers, each on one of the embedded tasks, and the default trainer with two ranks (FSDP
@@ -115,7 +115,7 @@ def test_reward_and_temperature_metrics(run):
     assert 0.0 <= run["steps"][2]["heldout/pass@1"] <= 1.0  # held-out metrics merged at their step
 
 
-# The tasks' schedules written out (ead_ext.tasks.SCHEDULES: the small preset, cutoff 0), so that the
+# The tasks' schedules written out (ead_ext.apps.tasks.SCHEDULES: the small preset, cutoff 0), so that the
 # checks below do not share the formula under test: d_s = d0 + growth * s, and
 # tau(t) = max(1 + tau_max - exp(t / (k * d_s)), tau_min) with tau_max 1.2, tau_min 0.1, k 20.
 WRITTEN = {"arithmetic": {1: 6.0, 2: 7.0}, "countdown": {1: 3.0, 2: 3.5}}  # d0 5, growth 1 / d0 2.5, growth 0.5

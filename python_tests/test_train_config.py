@@ -12,14 +12,14 @@ pytest.importorskip("pandas")
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 from ead_ext.integrations.verl import check_ead_config  # noqa: E402
-from ead_ext.training import data as D  # noqa: E402
-from ead_ext.tasks import SCHEDULES  # noqa: E402
+from ead_ext.apps.training import data as D  # noqa: E402
+from ead_ext.apps.tasks import SCHEDULES  # noqa: E402
 
 TINY_SCHEDULE = SCHEDULES["arithmetic"]
-from ead_ext.training.compare import format_table  # noqa: E402
-from ead_ext.training.heldout import summarize_dump  # noqa: E402
-from ead_ext.training.methods import LOSSES, default_compare_methods, parse_method  # noqa: E402
-from ead_ext.training.run import CONFIG_DIR, RunSpec, prepare  # noqa: E402
+from ead_ext.apps.training.compare import format_table  # noqa: E402
+from ead_ext.apps.training.heldout import summarize_dump  # noqa: E402
+from ead_ext.apps.training.methods import LOSSES, default_compare_methods, parse_method  # noqa: E402
+from ead_ext.apps.training.run import CONFIG_DIR, RunSpec, prepare  # noqa: E402
 
 
 def _compose(cmd):
@@ -72,7 +72,7 @@ def test_no_tis_ablation_is_refused_with_a_weight():
 def test_data_is_verl_rows_with_disjoint_splits(tmp_path, task):
     import pandas as pd
 
-    from ead_ext.training.reward import compute_score
+    from ead_ext.apps.training.reward import compute_score
 
     train, test = D.prepare_data(None, tmp_path, 64, 16, seed=0, task=task)
     tr, te = pd.read_parquet(train), pd.read_parquet(test)
@@ -81,7 +81,7 @@ def test_data_is_verl_rows_with_disjoint_splits(tmp_path, task):
     assert row["data_source"] == f"ead_ext/{task}" and row["prompt"][0]["role"] == "user"
     assert set(tr["prompt"].map(lambda p: p[0]["content"])).isdisjoint(te["prompt"].map(lambda p: p[0]["content"]))
     # verl's reward call on a row scores it with that task's verifier: the worked solution earns 1
-    from ead_ext.tasks import get_task
+    from ead_ext.apps.tasks import get_task
 
     p = get_task(task).generate(1, "train", seed=0)[0]
     assert row["reward_model"]["ground_truth"] == p.answer
@@ -91,7 +91,7 @@ def test_data_is_verl_rows_with_disjoint_splits(tmp_path, task):
 def test_tiny_model_gets_a_template_that_reproduces_its_prompts(tmp_path):
     from transformers import AutoTokenizer
 
-    from ead_ext.tiny_model import default_model_path
+    from ead_ext.apps.tiny_model import default_model_path
 
     src = default_model_path()
     tok0 = AutoTokenizer.from_pretrained(src)
@@ -103,7 +103,7 @@ def test_tiny_model_gets_a_template_that_reproduces_its_prompts(tmp_path):
 
 
 def test_reward_function_is_the_verifier():
-    from ead_ext.training.reward import compute_score
+    from ead_ext.apps.training.reward import compute_score
 
     for source in ("ead", "ead_ext/arithmetic", "openai/gsm8k", None):  # any other source: the #### rule
         assert compute_score(source, "1+2+0=3|3\n#### 3\n", "3") == {"score": 1.0, "malformed": 0.0}
@@ -169,7 +169,7 @@ def test_ending_a_run_also_ends_its_processes_that_left_the_group():
     import sys
     import time
 
-    from ead_ext.training.run import RUN_MARKER, _end_group, marked_processes
+    from ead_ext.apps.training.run import RUN_MARKER, _end_group, marked_processes
 
     run_id = f"test-{os.getpid()}-{time.time_ns()}"
     # the run's leader starts a child in a new session, prints its pid, and both sleep
@@ -223,8 +223,8 @@ def test_a_spec_at_one_rank_is_written_as_the_stored_ones_were(tmp_path):
 def test_a_run_joining_a_shared_cluster(tmp_path):
     """prepare(own_ray=False) plus SharedRay.overrides: ray.init gets the address, no resources of
     its own (Ray refuses num_cpus / num_gpus when connecting) and the per-run variables as strings."""
-    from ead_ext.training.ray_cluster import SharedRay
-    from ead_ext.training.run import RUN_MARKER
+    from ead_ext.apps.training.ray_cluster import SharedRay
+    from ead_ext.apps.training.run import RUN_MARKER
 
     cluster = SharedRay({"PATH": "/bin"}, num_cpus=16, num_gpus=1)
     cluster.address = "127.0.0.1:6390"  # not started: only the command is built here

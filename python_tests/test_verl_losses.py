@@ -202,8 +202,8 @@ def test_one_loss_table_behind_registry_checks_cli_and_recipes():
 
     from ead_ext.integrations import loss_modes
     from ead_ext.integrations.verl import settings
-    from ead_ext.training.cli import build_parser
-    from ead_ext.training.run import CONFIG_DIR
+    from ead_ext.apps.training.cli import build_parser
+    from ead_ext.apps.training.run import CONFIG_DIR
 
     table = loss_modes.by_mode()
     assert set(ead_verl.EAD_LOSS_MODES) == set(table) and set(table) <= set(core_algos.POLICY_LOSS_REGISTRY)

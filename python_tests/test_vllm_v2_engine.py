@@ -39,7 +39,7 @@ if not HAS_TRITON:
 import torch  # noqa: E402
 from vllm import LLM  # noqa: E402
 
-from ead_ext._ops import sample_at_temperatures  # noqa: E402
+from ead_ext.ops import sample_at_temperatures  # noqa: E402
 from ead_ext.integrations import vllm as ead_vllm  # noqa: E402
 from ead_ext.integrations.vllm.params import parse_ead_args  # noqa: E402
 

@@ -196,7 +196,7 @@ def test_sampler_step_mixing_every_kind_of_row(v2_kernels):
     """One step: op rows == the op on that row alone (keyed by seed and output position, at tau_t);
     every other row, tokens and processed log-probs, == the stock Sampler on the logits with the
     EAD rows divided by tau_t (min-p after that division); plain rows thereby == stock exactly."""
-    from ead_ext._ops import sample_at_temperatures
+    from ead_ext.ops import sample_at_temperatures
 
     Sampler = v2.EADSamplerV2.__bases__[0]  # vLLM's own (the plugin has rebound the module's name)
 
@@ -282,7 +282,7 @@ def test_state_is_flushed_on_admitting_steps_only(v2_kernels):
     """vLLM 0.34 calls apply_staged_writes() only on steps that admit requests: the EAD state staged
     at admission is on the device from then on, through steps without a flush; a slot freed and
     reused by a plain request on a later admitting step is sampled as stock from there."""
-    from ead_ext._ops import sample_at_temperatures
+    from ead_ext.ops import sample_at_temperatures
 
     s, rs = _sampler(v2_kernels, v2.EADSamplerV2)
     ref, ref_rs = _sampler(v2_kernels, v2.EADSamplerV2.__bases__[0])

@@ -23,9 +23,9 @@ from importlib.resources import files
 verl_dir = files("ead_ext.integrations") / "verl"
 for name in ["config/ead_dapo.yaml", "config/ead_common.yaml", "recipes/run_ead.sh", "recipes/prepare_math.py"]:
     assert (verl_dir / name).is_file(), f"missing from the wheel: ead_ext/integrations/verl/{name}"
-# the embedded models of `ead-ext eval` / `train` (ead_ext/assets/tiny_*) and the task package
-from ead_ext.tiny_model import ASSET_DIRS, default_model_path
-from ead_ext.tasks import arithmetic, countdown
+# the embedded models of `ead-ext eval` / `train` (ead_ext/apps/assets/tiny_*) and the task package
+from ead_ext.apps.tiny_model import ASSET_DIRS, default_model_path
+from ead_ext.apps.tasks import arithmetic, countdown
 for task in ASSET_DIRS:
     model_dir = default_model_path(build=False, task=task)  # raises if the checkpoint did not ship
     for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]:
@@ -33,7 +33,7 @@ for task in ASSET_DIRS:
 assert arithmetic.reward(arithmetic.make_problem(12, 34, "+").solution, "46") == 1.0
 assert countdown.reward(countdown.make_problem([3, 5, 7, 2], 24).solution, "3 5 7 2 -> 24") == 1.0
 # ead-ext train: verl loads the reward function by file path; verl and vLLM find the plugins by entry point
-assert (files("ead_ext.training") / "reward.py").is_file(), "missing from the wheel: ead_ext/training/reward.py"
+assert (files("ead_ext.apps.training") / "reward.py").is_file(), "missing from the wheel: ead_ext/apps/training/reward.py"
 from importlib.metadata import entry_points
 assert [ep.value for ep in entry_points(group="verl.plugins")] == ["ead_ext.integrations.verl.plugin"]
 assert [ep.value for ep in entry_points(group="vllm.general_plugins")] == ["ead_ext.integrations.vllm.plugin:register"]

@@ -26,4 +26,4 @@ PY
     echo "stored $dest ($(du -h "$dest" | cut -f1))"
   done
 done
-.venv/bin/python -m ead_ext.results render docs/RESULTS.md
+.venv/bin/python -m ead_ext.apps.results render docs/RESULTS.md

@@ -27,4 +27,4 @@ for run in "$out"/*/; do
   cp "$run/record.json" "$dest"
   echo "stored $dest ($(du -h "$dest" | cut -f1))"
 done
-.venv/bin/python -m ead_ext.results render docs/RESULTS.md
+.venv/bin/python -m ead_ext.apps.results render docs/RESULTS.md

@@ -4,7 +4,7 @@
 """
 import argparse
 
-from ead_ext.plots import plot_schedule
+from ead_ext.apps.plots import plot_schedule
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()

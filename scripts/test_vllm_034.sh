@@ -15,6 +15,6 @@ unset VLLM_USE_V2_MODEL_RUNNER
 start=$SECONDS
 rc=0
 .venv/bin/python -m pytest -q python_tests/test_vllm_plugin.py python_tests/test_vllm_refusals.py \
-  python_tests/test_vllm_v2_unit.py python_tests/test_vllm_rules.py "$@" || rc=$?
+  python_tests/test_vllm_v2_unit.py python_tests/test_vllm_rules.py python_tests/test_vllm_uninstall.py "$@" || rc=$?
 echo "test_vllm_034.sh: pytest exit code $rc, wall time $((SECONDS - start)) s"
 exit "$rc"

@@ -1,5 +1,5 @@
 """A tiny Llama model with random weights and a locally trained BPE tokenizer, for the vLLM tests
-(test-only: the trained models ``ead-ext`` ships are ead_ext/assets/tiny_*, made by ead_ext.tiny_model).
+(test-only: the trained models ``ead-ext`` ships are ead_ext/apps/assets/tiny_*, made by ead_ext.apps.tiny_model).
 
 Everything is made on the spot (no hub access): ``make_random_llama(path)`` writes a directory that
 ``vllm.LLM(model=path)`` and ``transformers.AutoModelForCausalLM.from_pretrained(path)`` both load.

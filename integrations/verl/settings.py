@@ -192,6 +192,152 @@ def with_ead_sampling_params(
 _ACCEPTED_LOSS_MODES = tuple(m.mode for m in LOSS_MODES)  # the one table: integrations/loss_modes.py
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """What the rules read: the whole config, its rollout section, the parsed EAD settings."""
+
+    config: Any
+    rollout: Any
+    settings: EADSettings
+
+    @property
+    def correction(self) -> Any:
+        return _get(self.config, "algorithm.rollout_correction")
+
+
+# Each rule returns why the config is refused (naming the key), or None when it passes. The tables at
+# the end say which rules a config meets, in order; the first refusal is raised.
+
+def _rollout_temperature(c: _Checked) -> Optional[str]:
+    temperature = _get(c.rollout, "temperature", 1.0)
+    if float(temperature) != 1.0:
+        return (f"actor_rollout_ref.rollout.temperature={temperature}: with EAD it must be 1.0. verl divides the "
+                "logits by this temperature when it recomputes old_log_prob, which is the target policy (tau = 1) "
+                "of the TIS ratio; the annealed temperature goes to vLLM through the EAD schedule "
+                "(actor_rollout_ref.rollout.custom.ead)")
+    return None
+
+
+def _validation_temperature(c: _Checked) -> Optional[str]:
+    val_temperature = _get(c.rollout, "val_kwargs.temperature", 1.0)
+    if c.settings.validate and float(val_temperature) != 1.0:
+        return (f"actor_rollout_ref.rollout.val_kwargs.temperature={val_temperature} with "
+                "custom.ead.validate=true: EAD validation rollouts need it at 1.0 (the schedule sets tau_t)")
+    return None
+
+
+def _rollout_log_probs_on(c: _Checked) -> Optional[str]:
+    if not bool(_get(c.rollout, "calculate_log_probs", False)):
+        return ("actor_rollout_ref.rollout.calculate_log_probs=false: EAD's TIS needs the rollout (behaviour) "
+                "log-probs; set it to true")
+    return None
+
+
+def _processed_log_probs(c: _Checked) -> Optional[str]:
+    mode = _get(c.rollout, "logprobs_mode", None)
+    engine_mode = _get(c.rollout, "engine_kwargs.vllm.logprobs_mode", None)
+    for where, value in (("actor_rollout_ref.rollout.logprobs_mode", mode),
+                         ("actor_rollout_ref.rollout.engine_kwargs.vllm.logprobs_mode", engine_mode)):
+        if value is not None and value != "processed_logprobs":
+            return (f"{where}={value!r}: EAD's TIS needs the behaviour log-probs, i.e. log-probs after the EAD "
+                    "temperature (vLLM's 'processed_logprobs'); with raw (tau = 1) log-probs the TIS ratio is "
+                    "~1 and the correction silently does nothing")
+    if mode is None and engine_mode is None:
+        return ("actor_rollout_ref.rollout.logprobs_mode is unset (vLLM's default is 'raw_logprobs', taken at "
+                "tau = 1): set it to 'processed_logprobs' so the rollout log-probs are the annealed ones")
+    return None
+
+
+def _vllm_engine(c: _Checked) -> Optional[str]:
+    name = _get(c.rollout, "name", None)
+    if name is not None and name != "vllm":
+        return f"actor_rollout_ref.rollout.name={name!r}: EAD rollouts need the vLLM engine"
+    return None
+
+
+def _correction_present(c: _Checked) -> Optional[str]:
+    if c.correction is None:
+        return ("algorithm.rollout_correction is missing: EAD needs verl's rollout correction with per-token TIS "
+                "(rollout_is: token, rollout_is_threshold: C, bypass_mode: false)")
+    return None
+
+
+def _decoupled_mode(c: _Checked) -> Optional[str]:
+    if bool(_get(c.correction, "bypass_mode", False)):
+        return ("algorithm.rollout_correction.bypass_mode=true: bypass mode uses the rollout log-probs as "
+                "old_log_prob, so the PPO ratio would compare the tau = 1 policy with the annealed behaviour "
+                "policy and clip almost every token; EAD needs decoupled mode (bypass_mode: false)")
+    return None
+
+
+def _per_token_weights(c: _Checked) -> Optional[str]:
+    rollout_is = _get(c.correction, "rollout_is", None)
+    if rollout_is != "token":
+        return (f"algorithm.rollout_correction.rollout_is={rollout_is!r}: EAD's TIS weight is per token "
+                "(min(exp(old_log_prob - rollout_log_probs), C)); set rollout_is: token")
+    return None
+
+
+def _one_cap(c: _Checked) -> Optional[str]:
+    threshold = _get(c.correction, "rollout_is_threshold", None)
+    if tis_cap_from(threshold) is None:
+        return (f"algorithm.rollout_correction.rollout_is_threshold={threshold!r}: EAD's TIS needs one number "
+                "C > 0 (truncation), not an IcePop 'lower_upper' range")
+    return None
+
+
+def _weights_as_they_are(c: _Checked) -> Optional[str]:
+    if bool(_get(c.correction, "rollout_is_batch_normalize", False)):
+        return ("algorithm.rollout_correction.rollout_is_batch_normalize=true rescales the TIS weights to mean 1; "
+                "EAD's TIS uses the truncated weights as they are: set it to false")
+    return None
+
+
+def _actor_cap_matches(c: _Checked) -> Optional[str]:
+    cap = tis_cap_from(_get(c.correction, "rollout_is_threshold", None))
+    actor_corr = _get(c.config, "actor_rollout_ref.actor.policy_loss.rollout_correction")
+    if actor_corr is not None and _get(actor_corr, "rollout_is", None) == "token":
+        actor_cap = tis_cap_from(_get(actor_corr, "rollout_is_threshold", None))
+        if actor_cap != cap:
+            return (f"actor_rollout_ref.actor.policy_loss.rollout_correction.rollout_is_threshold={actor_cap} "
+                    f"differs from algorithm.rollout_correction.rollout_is_threshold={cap}: the EAD losses report "
+                    "truncation against the actor's copy; interpolate it (${algorithm.rollout_correction})")
+    return None
+
+
+def _ead_loss(c: _Checked) -> Optional[str]:
+    loss_mode = _get(c.config, "actor_rollout_ref.actor.policy_loss.loss_mode", "vanilla")
+    if loss_mode not in _ACCEPTED_LOSS_MODES:
+        return (f"actor_rollout_ref.actor.policy_loss.loss_mode={loss_mode!r}: with EAD use one of "
+                f"{list(_ACCEPTED_LOSS_MODES)} (import ead_ext.integrations.verl in the workers, e.g. "
+                "actor_rollout_ref.model.external_lib=ead_ext.integrations.verl)")
+    return None
+
+
+def _no_weights_without_tis(c: _Checked) -> Optional[str]:
+    rollout_is = _get(c.correction, "rollout_is", None) if c.correction is not None else None
+    if rollout_is is not None:
+        return (f"actor_rollout_ref.rollout.custom.ead.tis=false but algorithm.rollout_correction.rollout_is="
+                f"{rollout_is!r}: the no-TIS ablation trains on EAD rollouts without importance weights; set "
+                "rollout_is: null (or tis: true)")
+    return None
+
+
+def _decoupled_mode_without_tis(c: _Checked) -> Optional[str]:
+    if bool(_get(c.correction, "bypass_mode", False)):
+        return ("algorithm.rollout_correction.bypass_mode=true: bypass mode uses the annealed rollout log-probs as "
+                "old_log_prob; EAD needs decoupled mode (bypass_mode: false), with or without TIS")
+    return None
+
+
+#: the rules every EAD config meets, then those of EAD with TIS (the default) or of the no-TIS ablation
+#: (``custom.ead.tis: false``: no importance weight may reach the loss), in the order they are checked
+RULES_ALWAYS = (_rollout_temperature, _validation_temperature)
+RULES_WITH_TIS = (_rollout_log_probs_on, _processed_log_probs, _vllm_engine, _correction_present, _decoupled_mode,
+                  _per_token_weights, _one_cap, _weights_as_they_are, _actor_cap_matches, _ead_loss)
+RULES_WITHOUT_TIS = (_no_weights_without_tis, _decoupled_mode_without_tis)
+
+
 def check_ead_config(config: Any) -> Optional[EADSettings]:
     """Refuses the verl configurations that would silently break TIS with EAD rollouts.
 
@@ -208,6 +354,8 @@ def check_ead_config(config: Any) -> Optional[EADSettings]:
       (``algorithm.rollout_correction``: ``rollout_is: token``, a single float
       ``rollout_is_threshold`` C > 0, ``bypass_mode: false``, ``rollout_is_batch_normalize: false``);
     - the actor's ``policy_loss.loss_mode`` is not one of the EAD losses (e.g. ``bypass_mode``).
+
+    The rules are :data:`RULES_ALWAYS` then :data:`RULES_WITH_TIS` (or :data:`RULES_WITHOUT_TIS`).
     """
     settings = EADSettings.from_verl_config(config)
     if settings is None or not settings.enable:
@@ -215,112 +363,11 @@ def check_ead_config(config: Any) -> Optional[EADSettings]:
     rollout = _get(config, "actor_rollout_ref.rollout")
     if rollout is None:
         raise EADConfigError("EAD is on but the config has no actor_rollout_ref.rollout section")
-
-    temperature = _get(rollout, "temperature", 1.0)
-    if float(temperature) != 1.0:
-        raise EADConfigError(
-            f"actor_rollout_ref.rollout.temperature={temperature}: with EAD it must be 1.0. verl divides the "
-            "logits by this temperature when it recomputes old_log_prob, which is the target policy (tau = 1) "
-            "of the TIS ratio; the annealed temperature goes to vLLM through the EAD schedule "
-            "(actor_rollout_ref.rollout.custom.ead)"
-        )
-    if settings.validate:
-        val_temperature = _get(rollout, "val_kwargs.temperature", 1.0)
-        if float(val_temperature) != 1.0:
-            raise EADConfigError(
-                f"actor_rollout_ref.rollout.val_kwargs.temperature={val_temperature} with "
-                "custom.ead.validate=true: EAD validation rollouts need it at 1.0 (the schedule sets tau_t)"
-            )
-    if not settings.tis:
-        return _check_without_tis(config, settings)
-    if not bool(_get(rollout, "calculate_log_probs", False)):
-        raise EADConfigError(
-            "actor_rollout_ref.rollout.calculate_log_probs=false: EAD's TIS needs the rollout (behaviour) "
-            "log-probs; set it to true"
-        )
-    mode = _get(rollout, "logprobs_mode", None)
-    engine_mode = _get(rollout, "engine_kwargs.vllm.logprobs_mode", None)
-    for where, value in (("actor_rollout_ref.rollout.logprobs_mode", mode),
-                         ("actor_rollout_ref.rollout.engine_kwargs.vllm.logprobs_mode", engine_mode)):
-        if value is not None and value != "processed_logprobs":
-            raise EADConfigError(
-                f"{where}={value!r}: EAD's TIS needs the behaviour log-probs, i.e. log-probs after the EAD "
-                "temperature (vLLM's 'processed_logprobs'); with raw (tau = 1) log-probs the TIS ratio is "
-                "~1 and the correction silently does nothing"
-            )
-    if mode is None and engine_mode is None:
-        raise EADConfigError(
-            "actor_rollout_ref.rollout.logprobs_mode is unset (vLLM's default is 'raw_logprobs', taken at "
-            "tau = 1): set it to 'processed_logprobs' so the rollout log-probs are the annealed ones"
-        )
-    name = _get(rollout, "name", None)
-    if name is not None and name != "vllm":
-        raise EADConfigError(f"actor_rollout_ref.rollout.name={name!r}: EAD rollouts need the vLLM engine")
-
-    corr = _get(config, "algorithm.rollout_correction")
-    if corr is None:
-        raise EADConfigError(
-            "algorithm.rollout_correction is missing: EAD needs verl's rollout correction with per-token TIS "
-            "(rollout_is: token, rollout_is_threshold: C, bypass_mode: false)"
-        )
-    if bool(_get(corr, "bypass_mode", False)):
-        raise EADConfigError(
-            "algorithm.rollout_correction.bypass_mode=true: bypass mode uses the rollout log-probs as "
-            "old_log_prob, so the PPO ratio would compare the tau = 1 policy with the annealed behaviour "
-            "policy and clip almost every token; EAD needs decoupled mode (bypass_mode: false)"
-        )
-    rollout_is = _get(corr, "rollout_is", None)
-    if rollout_is != "token":
-        raise EADConfigError(
-            f"algorithm.rollout_correction.rollout_is={rollout_is!r}: EAD's TIS weight is per token "
-            "(min(exp(old_log_prob - rollout_log_probs), C)); set rollout_is: token"
-        )
-    threshold = _get(corr, "rollout_is_threshold", None)
-    cap = tis_cap_from(threshold)
-    if cap is None:
-        raise EADConfigError(
-            f"algorithm.rollout_correction.rollout_is_threshold={threshold!r}: EAD's TIS needs one number "
-            "C > 0 (truncation), not an IcePop 'lower_upper' range"
-        )
-    if bool(_get(corr, "rollout_is_batch_normalize", False)):
-        raise EADConfigError(
-            "algorithm.rollout_correction.rollout_is_batch_normalize=true rescales the TIS weights to mean 1; "
-            "EAD's TIS uses the truncated weights as they are: set it to false"
-        )
-    actor_corr = _get(config, "actor_rollout_ref.actor.policy_loss.rollout_correction")
-    if actor_corr is not None and _get(actor_corr, "rollout_is", None) == "token":
-        actor_cap = tis_cap_from(_get(actor_corr, "rollout_is_threshold", None))
-        if actor_cap != cap:
-            raise EADConfigError(
-                f"actor_rollout_ref.actor.policy_loss.rollout_correction.rollout_is_threshold={actor_cap} differs "
-                f"from algorithm.rollout_correction.rollout_is_threshold={cap}: the EAD losses report truncation "
-                "against the actor's copy; interpolate it (${algorithm.rollout_correction})"
-            )
-    loss_mode = _get(config, "actor_rollout_ref.actor.policy_loss.loss_mode", "vanilla")
-    if loss_mode not in _ACCEPTED_LOSS_MODES:
-        raise EADConfigError(
-            f"actor_rollout_ref.actor.policy_loss.loss_mode={loss_mode!r}: with EAD use one of "
-            f"{list(_ACCEPTED_LOSS_MODES)} (import ead_ext.integrations.verl in the workers, e.g. "
-            "actor_rollout_ref.model.external_lib=ead_ext.integrations.verl)"
-        )
-    return settings
-
-
-def _check_without_tis(config: Any, settings: EADSettings) -> EADSettings:
-    """``custom.ead.tis: false`` (the no-TIS ablation): no importance weight may reach the loss."""
-    corr = _get(config, "algorithm.rollout_correction")
-    rollout_is = _get(corr, "rollout_is", None) if corr is not None else None
-    if rollout_is is not None:
-        raise EADConfigError(
-            f"actor_rollout_ref.rollout.custom.ead.tis=false but algorithm.rollout_correction.rollout_is="
-            f"{rollout_is!r}: the no-TIS ablation trains on EAD rollouts without importance weights; set "
-            "rollout_is: null (or tis: true)"
-        )
-    if bool(_get(corr, "bypass_mode", False)):
-        raise EADConfigError(
-            "algorithm.rollout_correction.bypass_mode=true: bypass mode uses the annealed rollout log-probs as "
-            "old_log_prob; EAD needs decoupled mode (bypass_mode: false), with or without TIS"
-        )
+    checked = _Checked(config, rollout, settings)
+    for rule in RULES_ALWAYS + (RULES_WITH_TIS if settings.tis else RULES_WITHOUT_TIS):
+        why = rule(checked)
+        if why is not None:
+            raise EADConfigError(why)
     return settings
 
 

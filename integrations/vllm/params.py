@@ -83,8 +83,22 @@ def _err(msg: str) -> EADParamsError:
 def parse_ead_args(extra_args: Optional[Mapping[str, Any]]) -> Optional[EADParams]:
     """The EAD parameters of a request's ``extra_args``, or None for a plain request.
 
-    Raises :class:`EADParamsError` (a ValueError) naming the offending field.
+    Raises :class:`EADParamsError` (a ValueError) naming the offending field. In steps: the EAD
+    entry (:func:`_ead_entry`), its fields (:func:`_fields_of`), the schedule (:func:`_schedule_of`),
+    the decay (:func:`_params_of`).
     """
+    raw = _ead_entry(extra_args)
+    if raw is None or raw is False:
+        return None
+    fields = _fields_of(raw)
+    unknown = sorted(k for k in fields if k not in ALLOWED_KEYS)
+    if unknown:
+        raise _err(f"unknown field(s) {unknown}; allowed: {list(ALLOWED_KEYS)}")
+    return _params_of(fields, _schedule_of(fields))
+
+
+def _ead_entry(extra_args: Optional[Mapping[str, Any]]) -> Any:
+    """The request's EAD entry: ``extra_args["ead"]`` or the flat ``ead.<field>`` keys (None if neither)."""
     if not extra_args:
         return None
     if not isinstance(extra_args, Mapping):
@@ -100,58 +114,65 @@ def parse_ead_args(extra_args: Optional[Mapping[str, Any]]) -> Optional[EADParam
     # and false into the ints 1 and 0 before they reach us, so 1 and 0 (not bools) mean the same.
     if isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw in (0, 1):
         raw = bool(raw)
-    if raw is None or raw is False:
-        return None
+    return raw
+
+
+def _fields_of(raw: Any) -> Mapping[str, Any]:
+    """The entry as a mapping of fields: ``true`` (defaults), a preset name, a JSON object, a dict."""
     if raw is True:
-        raw = {}
-    elif isinstance(raw, str):
+        return {}
+    if isinstance(raw, str):
         text = raw.strip()
-        if text.startswith("{"):
-            try:
-                raw = json.loads(text)
-            except ValueError as e:
-                raise _err(f"not a valid JSON object: {e}") from None
-            if not isinstance(raw, Mapping):
-                raise _err("the JSON text must be an object")
-        elif parse_flag(text) is True:
-            raw = {}
-        else:
-            raw = {"preset": text}
-    elif not isinstance(raw, Mapping):
+        if not text.startswith("{"):
+            return {} if parse_flag(text) is True else {"preset": text}
+        try:
+            raw = json.loads(text)
+        except ValueError as e:
+            raise _err(f"not a valid JSON object: {e}") from None
+        if not isinstance(raw, Mapping):
+            raise _err("the JSON text must be an object")
+        return raw
+    if not isinstance(raw, Mapping):
         raise _err(f"must be a dict of schedule fields (or true, or a preset name), got {type(raw).__name__}")
+    return raw
 
-    unknown = sorted(k for k in raw if k not in ALLOWED_KEYS)
-    if unknown:
-        raise _err(f"unknown field(s) {unknown}; allowed: {list(ALLOWED_KEYS)}")
 
-    preset = raw.get("preset", "small")
+def _int_field(key: str, v: Any) -> int:
+    # JSON clients may send 10.0 for 10: accept integral floats, nothing else.
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _err(f"field '{key}' must be an int, got {type(v).__name__} {v!r}")
+    return v
+
+
+def _number_field(key: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _err(f"field '{key}' must be a number, got {type(v).__name__} {v!r}")
+    return float(v)
+
+
+#: how each schedule field's value is read (every field not named here: a number)
+_FIELD_READERS = {"cutoff": _int_field}
+
+
+def _schedule_of(fields: Mapping[str, Any]) -> Schedule:
+    """The preset (default ``small``) with the request's schedule fields."""
+    preset = fields.get("preset", "small")
     if not isinstance(preset, str) or preset not in PRESETS:
         raise _err(f"field 'preset' must be one of {sorted(PRESETS)}, got {preset!r}")
-    base = PRESETS[preset]
-
-    changes = {}
-    for key in _SCHEDULE_KEYS:
-        if key not in raw:
-            continue
-        v = raw[key]
-        if key == "cutoff":
-            # JSON clients may send 10.0 for 10: accept integral floats, nothing else.
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise _err(f"field 'cutoff' must be an int, got {type(v).__name__} {v!r}")
-        elif isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise _err(f"field '{key}' must be a number, got {type(v).__name__} {v!r}")
-        else:
-            v = float(v)
-        changes[key] = v
+    changes = {key: _FIELD_READERS.get(key, _number_field)(key, fields[key]) for key in _SCHEDULE_KEYS
+               if key in fields}
     try:
-        schedule = base.replace(**changes) if changes else base
+        return PRESETS[preset].replace(**changes) if changes else PRESETS[preset]
     except (TypeError, ValueError) as e:
         raise _err(f"invalid schedule: {e}") from None
 
-    step = raw.get("step")
-    decay = raw.get("decay")
+
+def _params_of(fields: Mapping[str, Any], schedule: Schedule) -> EADParams:
+    """The decay: an explicit ``decay`` d_s, else the schedule's at the training ``step`` (default 0)."""
+    step = fields.get("step")
+    decay = fields.get("decay")
     if step is not None and decay is not None:
         raise _err("give either field 'step' (decay from the schedule) or field 'decay' (explicit d_s), not both")
     if decay is not None:

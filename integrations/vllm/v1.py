@@ -35,7 +35,7 @@ from vllm.v1.sample.ops.logprobs import batched_count_greater_than
 from vllm.v1.sample.sampler import Sampler
 
 import ead_ext  # noqa: F401  (loads torch.ops.ead)
-from ead_ext._ops import sample_at_temperatures
+from ead_ext.ops import sample_at_temperatures
 from ead_ext.schedule import schedule_temperature
 
 from .features import validation_error

@@ -46,7 +46,7 @@ from vllm.v1.worker.gpu.sample.sampler import Sampler as V2Sampler
 from vllm.v1.worker.gpu.sample.states import SamplingStates
 
 import ead_ext  # noqa: F401  (loads torch.ops.ead)
-from ead_ext._ops import sample_at_temperatures
+from ead_ext.ops import sample_at_temperatures
 from ead_ext.schedule import schedule_temperature
 
 from .features import v2_random_takes_topp_only, v2_topk_takes_vocab

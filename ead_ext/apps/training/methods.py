@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List
 
-from ..integrations.loss_modes import cli_losses
+from ead_ext.integrations.loss_modes import cli_losses
 
 __all__ = ["Method", "parse_method", "LOSSES", "VERL_LOSS_OF"]
 

@@ -9,7 +9,7 @@ A block is written in the doc as::
 :func:`render` replaces each block's body with the tables and verdict lines of the files its glob
 names (``seeds``: ``ead-ext eval`` results, :mod:`.results_seeds`; ``train``: training run records,
 :mod:`.results_train`) (relative to the repository root), so the doc cannot drift from its
-data: ``python -m ead_ext.results render docs/RESULTS.md`` rewrites it, ``--check`` only compares (and
+data: ``python -m ead_ext.apps.results render docs/RESULTS.md`` rewrites it, ``--check`` only compares (and
 a test does the same).
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .schedule import Schedule
+from ead_ext.schedule import Schedule
 
 
 def _pyplot():

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-from . import metrics as M
+from ead_ext import metrics as M
 from .tables import cell, compact_columns, md_table, paired_columns
 
 __all__ = ["load_runs", "pooled_per_prompt", "seeds_tables", "seeds_verdicts", "SPEC_IGNORED"]

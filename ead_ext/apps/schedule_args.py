@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 from typing import Optional
 
-from .schedule import Schedule
+from ead_ext.schedule import Schedule
 
 __all__ = ["add_schedule_args", "apply_schedule_args", "describe_schedule"]
 

@@ -66,7 +66,7 @@ def make_llm(model: str, *, seed: int, dtype: str, max_model_len: Optional[int] 
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     import vllm
 
-    from .integrations import vllm as ead_vllm
+    from ead_ext.integrations import vllm as ead_vllm
 
     kwargs = dict(model=model, dtype=dtype, enforce_eager=True, seed=seed, enable_chunked_prefill=False,
                   **ead_vllm.ENGINE_KWARGS)

@@ -45,7 +45,7 @@ def _progress(spec: RunSpec, t0: float):
 def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True, cluster=None) -> dict:
     """Trains one run; returns its summary (also written as ``summary.json`` in its directory).
     ``cluster``: a started :class:`.ray_cluster.SharedRay` to run on (``--compare``), else its own."""
-    from ..integrations.verl import cpu_mode
+    from ead_ext.integrations.verl import cpu_mode
 
     cmd = prepare(spec, own_ray=cluster is None)
     where = "CPU mode (no accelerator)" if cpu_mode.wanted() else "accelerators"
@@ -69,7 +69,7 @@ def run_one(spec: RunSpec, verbose: bool = False, plot: bool = True, cluster=Non
                           if k.startswith(("pass@", "worst@", "maj@")))
         print(f"   held-out at step {last['step']} ({last['prompts']} prompts x {last['n']}): {cells}", flush=True)
     if plot:
-        from .plots import plot_run
+        from .curves import plot_run
 
         print(f"   wrote {spec.out / 'metrics.jsonl'}, {plot_run(result, spec.out / 'train.png')}", flush=True)
     print(f"   {seconds:.0f} s in all; median step {summary['step_seconds_median'] or float('nan'):.1f} s", flush=True)

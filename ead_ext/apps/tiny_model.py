@@ -1,6 +1,6 @@
-"""The embedded default models: tiny Llama-style causal LMs, one per task of :mod:`ead_ext.tasks`.
+"""The embedded default models: tiny Llama-style causal LMs, one per task of :mod:`ead_ext.apps.tasks`.
 
-``python -m ead_ext.tiny_model train --task arithmetic|countdown`` builds a character-level tokenizer
+``python -m ead_ext.apps.tiny_model train --task arithmetic|countdown`` builds a character-level tokenizer
 locally (``tokenizers`` WordLevel over printable ASCII, saved as a transformers fast
 tokenizer; BOS prepended, EOS ends each answer) and trains a 2-layer Llama (hidden 128,
 4 heads of head_dim 32, as vLLM's CPU attention requires; 0.34 M parameters) on worked answers
@@ -15,7 +15,7 @@ its ``train_log.json``: arithmetic 400 steps, 7.1 min on 2 shared cores, held-ou
 tau = 1; countdown (``--task countdown``) 3000 steps, 13.4 min, held-out Pass@1 0.10 at tau = 1
 (greedy ~0.17: most wrong answers fake the last step's arithmetic to hit the target).
 
-:func:`default_model_path` returns the checkpoint shipped in ``ead_ext/assets/<dir>``
+:func:`default_model_path` returns the checkpoint shipped in ``ead_ext/apps/assets/<dir>``
 (package data); when it is missing it trains one once into the user cache
 (``$EAD_EXT_CACHE`` or ``~/.cache/ead_ext``) and reuses it.
 """
@@ -238,11 +238,11 @@ def train(out: Path | str, *, task: str = "arithmetic", seed: int = 0, batch_siz
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ead_ext.tiny_model", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m ead_ext.apps.tiny_model", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     tr = sub.add_parser("train", help="train a tiny model")
     tr.add_argument("--task", choices=sorted(ASSET_DIRS), default="arithmetic")
-    tr.add_argument("--out", default=None, help="default: the shipped model's directory, ead_ext/assets/<dir>")
+    tr.add_argument("--out", default=None, help="default: the shipped model's directory, ead_ext/apps/assets/<dir>")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--batch-size", type=int, default=64)
     tr.add_argument("--lr", type=float, default=3e-3)

@@ -18,7 +18,7 @@ import statistics
 from types import ModuleType
 from typing import Dict
 
-from ..schedule import PRESETS, Schedule
+from ead_ext.schedule import PRESETS, Schedule
 from . import arithmetic, countdown
 from .arithmetic import (ANSWER_MARKER, Problem, extract_answer, generate, make_problem, normalize_answer, reward,
                          score, split_of)

@@ -69,7 +69,7 @@ def finished(spec: RunSpec) -> Optional[dict]:
 def _cluster(specs: List[RunSpec]):
     """A shared Ray head sized as a lone run sizes its own (CPU mode: 16 logical CPUs, a logical GPU
     per rank; with accelerators Ray counts them)."""
-    from ..integrations.verl import cpu_mode
+    from ead_ext.integrations.verl import cpu_mode
     from .ray_cluster import SharedRay
 
     cpu = cpu_mode.wanted()
@@ -115,7 +115,7 @@ def compare(specs: List[RunSpec], out: Path, verbose: bool = False, plot: bool =
     (out / "table.md").write_text(f"{head}\n\n{table}\n")
     (out / "compare.json").write_text(json.dumps({"runs": summaries, "failed": failed}, indent=1) + "\n")
     if plot:
-        from .plots import plot_compare
+        from .curves import plot_compare
 
         print(f"wrote {out / 'table.md'}, {out / 'compare.json'}, {plot_compare(summaries, out, out / 'compare.png')}")
     if failed:

@@ -1,5 +1,5 @@
 """RL comparisons over training seeds: the stored run records of ``ead-ext train --compare``
-(``record.json``, :mod:`ead_ext.training.record`; copies in ``docs/results/train-*.json``), pooled.
+(``record.json``, :mod:`ead_ext.apps.training.record`; copies in ``docs/results/train-*.json``), pooled.
 
 * :func:`load_records` refuses to pool runs whose specs differ in anything but the method, the
   seed and where they were written (task, model, steps, batch, loss, lr, cap, schedule, held-out
@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from . import metrics as M
+from ead_ext import metrics as M
 from .tables import md_table
 from .training.record import per_prompt
 

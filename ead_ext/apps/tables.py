@@ -1,7 +1,7 @@
 """Table helpers of ead-ext's result reports: a cell with its interval, Markdown and terminal tables,
 paired differences over prompts, the compact columns of 0/1 rewards and the verdict lines of an
 ``ead-ext eval`` comparison. Used by ``ead-ext eval``, ``ead-ext train --compare`` and the RESULTS
-renderers (:mod:`ead_ext.results`, :mod:`ead_ext.results_seeds`, :mod:`ead_ext.results_train`);
+renderers (:mod:`ead_ext.apps.results`, :mod:`ead_ext.apps.results_seeds`, :mod:`ead_ext.apps.results_train`);
 it imports none of them.
 
 An interval that excludes 0 is marked ``*``; with several comparisons per table, about one in twenty
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
-from . import metrics as M
+from ead_ext import metrics as M
 
 __all__ = ["EVAL_METRICS", "TRAIN_PAIRED", "paired", "cell", "short_cell", "md_table", "text_table",
            "compact_columns", "paired_columns", "compact_table", "verdicts", "eval_tables"]

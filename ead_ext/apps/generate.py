@@ -2,9 +2,9 @@
 
 Starts an in-process vLLM engine with the EAD sampler installed and
 ``logprobs_mode="processed_logprobs"`` on ``--model`` (default: ``--task``'s tiny model shipped with
-the package, :func:`ead_ext.tiny_model.default_model_path`, on three of its held-out problems), samples
+the package, :func:`ead_ext.apps.tiny_model.default_model_path`, on three of its held-out problems), samples
 ``--n`` answers per prompt with EAD (default: the schedule ``ead-ext eval`` uses for that model,
-:data:`ead_ext.tasks.SCHEDULES`, which anneals from tau_max to tau_min within the default 96
+:data:`ead_ext.apps.tasks.SCHEDULES`, which anneals from tau_max to tau_min within the default 96
 tokens; ``--preset`` / the schedule flags change it) and, for comparison, at a fixed temperature,
 and prints
 
@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from ._schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
-from .schedule import PRESETS, Schedule
+from .schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
+from ead_ext.schedule import PRESETS, Schedule
 from .tasks import SCHEDULES, TASKS, get_task
 
 __all__ = ["main", "build_parser"]
@@ -155,7 +155,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     with quiet_engine(None, args.verbose):  # vLLM prints from its import on
         from vllm import SamplingParams
 
-        from .integrations.vllm.params import EAD_KEY
+        from ead_ext.integrations.vllm.params import EAD_KEY
 
         common = dict(n=args.n, max_tokens=args.max_tokens, logprobs=0, ignore_eos=True)
         ead_params = [SamplingParams(seed=args.seed + 1000 * i, extra_args={EAD_KEY: ead_dict}, **common)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from ..schedule import Schedule
+from ead_ext.schedule import Schedule
 from . import data as D
 from .methods import Method
 
@@ -125,7 +125,7 @@ def prepare(spec: RunSpec, own_ray: bool = True) -> List[str]:
 
 
 def overrides(spec: RunSpec, model: Path, train_file: Path, val_file: Path, own_ray: bool = True) -> List[str]:
-    from ..integrations.verl import cpu_mode
+    from ead_ext.integrations.verl import cpu_mode
 
     if spec.trainer not in MANAGERS:
         raise ValueError(f"trainer must be one of {sorted(MANAGERS)}, got {spec.trainer!r}")

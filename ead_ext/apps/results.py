@@ -1,12 +1,12 @@
 """The tables of ``docs/RESULTS.md``, from the files ``ead-ext eval`` and ``ead-ext train --compare`` write.
 
-``python -m ead_ext.results eval out/eval-countdown`` prints, for one ``results.json``, a compact table
+``python -m ead_ext.apps.results eval out/eval-countdown`` prints, for one ``results.json``, a compact table
 (the metrics that differ for 0/1 rewards: Best@k equals Pass@k and Worst@1 / Majority@1 equal Pass@1)
 and the **paired** differences EAD minus each other method: per held-out prompt, then the mean with a
 95 % bootstrap interval over prompts (the same prompts for every method, so the prompt-to-prompt
 spread cancels and the interval is narrower than the per-method ones).
 
-``python -m ead_ext.results train out/train/compare-countdown [more compare dirs]`` prints the
+``python -m ead_ext.apps.results train out/train/compare-countdown [more compare dirs]`` prints the
 comparison's table (the one ``--compare`` printed) and, from verl's per-step held-out dumps, the paired differences at the last
 evaluated step (EAD minus each other method) and each method's change from step 0 to that step.
 
@@ -24,7 +24,7 @@ from typing import Dict, Sequence
 from .tables import (TRAIN_PAIRED, cell, compact_columns, compact_table, eval_tables, md_table, paired,  # noqa: F401
                      short_cell, text_table, verdicts)
 
-# the table helpers live in ead_ext.tables (which imports nothing of the reports); named here too
+# the table helpers live in ead_ext.apps.tables (which imports nothing of the reports); named here too
 __all__ = ["paired", "cell", "short_cell", "md_table", "text_table", "compact_columns", "compact_table", "verdicts",
            "eval_tables", "train_tables", "plot_train", "main"]
 
@@ -42,7 +42,7 @@ def _runs(compare_dirs: Sequence[Path]) -> tuple:
 
 def plot_train(compare_dirs: Sequence[Path], path: Path) -> Path:
     """The ``--compare`` curves (``compare.png``) of the runs of one or more directories."""
-    from .training.plots import plot_compare
+    from .training.curves import plot_compare
 
     runs, dirs = _runs([Path(d) for d in compare_dirs])
     return plot_compare(runs, Path(compare_dirs[0]), Path(path), run_dirs=dirs)
@@ -92,7 +92,7 @@ def train_tables(compare_dirs: Sequence[Path], reference: str = "ead", ks=(1, 4,
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ead_ext.results", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m ead_ext.apps.results", description=__doc__.split("\n")[0])
     ap.add_argument("kind", choices=["eval", "seeds", "train", "train-seeds", "render"],
                     help="eval: one table per run; seeds: the runs as one comparison pooled over their seeds; "
                          "train: --compare directories; train-seeds: training run records (record.json, "
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         if args.check:
             same = new == doc.read_text()
             print(f"{doc}: " + ("its generated blocks match the result files" if same else
-                                "differs from its result files: run python -m ead_ext.results render " + str(doc)))
+                                "differs from its result files: run python -m ead_ext.apps.results render " + str(doc)))
             return 0 if same else 1
         doc.write_text(new)
         print(f"rendered {doc} from the result files")

@@ -15,8 +15,8 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from .._schedule_args import add_schedule_args, apply_schedule_args
-from ..schedule import PRESETS, Schedule
+from ..schedule_args import add_schedule_args, apply_schedule_args
+from ead_ext.schedule import PRESETS, Schedule
 from ..tasks import SCHEDULES, TASKS
 from .methods import LOSSES, default_compare_methods, parse_method
 from .run import MANAGERS, RunSpec, TrainingFailed
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="directory with train/test .parquet (verl format) or .jsonl ({prompt, answer})")
     ap.add_argument("--max-response-length", type=int, default=None, help="default 96 (tiny model), 1024 else")
     ap.add_argument("--max-prompt-length", type=int, default=None, help="default 32 (tiny model), 512 else")
-    g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: the task's (ead_ext.tasks.SCHEDULES) "
+    g = ap.add_argument_group("EAD schedule (ead_ext.Schedule fields; default: the task's (ead_ext.apps.tasks.SCHEDULES) "
                               "for the tiny model, the paper's for --model)")
     add_schedule_args(g)
     ap.add_argument("--seed", type=int, default=0,

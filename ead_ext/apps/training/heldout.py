@@ -14,7 +14,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from .. import metrics as M
+from ead_ext import metrics as M
 from ..tasks import get_task
 
 __all__ = ["per_prompt_metrics", "summarize_dump", "summarize_dumps"]

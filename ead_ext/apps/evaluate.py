@@ -8,12 +8,12 @@ prompt and the sample index (the fused op's counter-based stream: the draws do n
 the batch). Fixed-temperature requests draw from the engine's generator, seeded by
 ``--seed``: the whole run is reproducible, but a sample depends on its batch (``--seed-all``
 seeds them one by one too; vLLM's own sampler then loops over per-request generators,
-~2x slower on the CPU). Answers are scored by the verifier of ``--task`` (:mod:`ead_ext.tasks`: ``arithmetic``'s
+~2x slower on the CPU). Answers are scored by the verifier of ``--task`` (:mod:`ead_ext.apps.tasks`: ``arithmetic``'s
 ``####`` answer, integers compared by value, other answers as strings; ``countdown``'s derivation
 checked step by step), and
 the command computes Pass@k, Best@k, Worst@k (k in ``--ks``) and Majority@N (N in
 ``--majority``) per method as "mean [95 % CI]" over prompts (see :mod:`ead_ext.metrics`), prints
-the schedule used, the columns that differ for 0/1 rewards (:func:`ead_ext.tables.compact_table`)
+the schedule used, the columns that differ for 0/1 rewards (:func:`ead_ext.apps.tables.compact_table`)
 and one verdict line per metric (the leader, and whether its interval overlaps the runner-up's),
 writes the full table to ``table.md``, ``results.json`` (config, per-prompt metrics, per-position statistics) and a PNG with
 the metrics against k / N and the per-position temperature and entropy. vLLM's own output goes
@@ -25,9 +25,9 @@ distribution it was drawn from (softmax(logits / tau_t)), so the mean of -log p 
 answers still running at position t is an unbiased estimate of the mean entropy there
 (no second forward pass).
 
-Defaults: the task's tiny model shipped with the package (trained by :mod:`ead_ext.tiny_model`)
+Defaults: the task's tiny model shipped with the package (trained by :mod:`ead_ext.apps.tiny_model`)
 on held-out problems of the task. Its EAD schedule is the task's
-(:data:`ead_ext.tasks.SCHEDULES`, sized to its answers by one stated rule: arithmetic d0 = 5,
+(:data:`ead_ext.apps.tasks.SCHEDULES`, sized to its answers by one stated rule: arithmetic d0 = 5,
 countdown d0 = 2.5, no cutoff) instead of the paper's d0 = 25 (scaled for answers hundreds of
 tokens long, where tau stays above 1.1 for the first 60 tokens). With ``--model`` the paper's
 defaults apply (``--preset`` / flags change them). ``--tasks FILE`` reads JSONL lines
@@ -47,14 +47,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import metrics as M
-from ._schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
+from ead_ext import metrics as M
+from .schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
 from .vllm_engine import make_llm, quiet_engine
 from .provenance import provenance
 from .tables import cell, compact_table, md_table, paired, verdicts
-from .schedule import PRESETS, Schedule
+from ead_ext.schedule import PRESETS, Schedule
 from .tasks import SCHEDULES, TASKS, get_task
-from .tasks.jsonl import load_tasks  # noqa: F401  (--tasks FILE; ead_ext.evaluate.load_tasks stays importable)
+from .tasks.jsonl import load_tasks  # noqa: F401  (--tasks FILE; ead_ext.apps.evaluate.load_tasks stays importable)
 
 __all__ = ["main", "build_parser", "run", "format_table", "load_tasks", "Method"]
 
@@ -131,7 +131,7 @@ def _base_schedule(args, tiny: bool) -> tuple:
     """The schedule the flags start from, and where it comes from (printed with the results)."""
     if args.preset is None and tiny:
         task = args.task or "arithmetic"
-        return SCHEDULES[task], f"the {task} tiny model's (ead_ext.tasks.SCHEDULES[{task!r}])"
+        return SCHEDULES[task], f"the {task} tiny model's (ead_ext.apps.tasks.SCHEDULES[{task!r}])"
     preset = args.preset or "small"
     return PRESETS[preset], f"preset {preset!r}"
 
@@ -186,7 +186,7 @@ def _sample(llm, prompts: List[str], methods: List[Method], n: int, seed: int,
                 rs = _seed(seed, i, j) if (m.ead is not None or seed_all) else None
                 kw = dict(n=1, max_tokens=max_tokens, seed=rs, logprobs=0)
                 if m.ead is not None:
-                    from .integrations.vllm.params import EAD_KEY
+                    from ead_ext.integrations.vllm.params import EAD_KEY
 
                     kw.update(temperature=1.0, extra_args={EAD_KEY: dict(m.ead)})
                 else:
@@ -453,7 +453,7 @@ def main(argv=None) -> int:
     if not args.no_plot:
         wrote.append(str(plot(results, out / "eval.png")))
     print(f"\nwrote {', '.join(wrote)}\nengine {cfg['engine_seconds']:.1f} s, sampling {cfg['sampling_seconds']:.1f} s, "
-          f"total {cfg['total_seconds']:.1f} s; paired differences: python -m ead_ext.results eval {out}")
+          f"total {cfg['total_seconds']:.1f} s; paired differences: python -m ead_ext.apps.results eval {out}")
     print(standing_line(results))
     return 0
 

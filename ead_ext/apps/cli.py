@@ -17,7 +17,7 @@ def _info(argv) -> int:
 
 def _schedule(argv) -> int:
     from .plots import plot_schedule
-    from .schedule import PRESETS
+    from ead_ext.schedule import PRESETS
 
     ap = argparse.ArgumentParser(prog="ead-ext schedule", description="print and plot the EAD schedule")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="small")

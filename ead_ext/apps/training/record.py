@@ -1,7 +1,7 @@
 """A training run's stored result: what ``docs/RESULTS.md``'s RL tables are made of.
 
 ``ead-ext train`` writes ``record.json`` beside each run's logs: the full run spec, where it came from
-(command, commit, versions: :mod:`ead_ext.provenance`), its wall-clock, a few per-step training
+(command, commit, versions: :mod:`ead_ext.apps.provenance`), its wall-clock, a few per-step training
 numbers (reward, TIS weights, policy entropy, the schedule's decay and mean tau) and, per held-out
 evaluation, every prompt's metrics (Pass@k, Worst@k, Majority@N), so that tables pooled over
 training seeds and paired over prompts can be re-computed from the file alone. Compact JSON, ~40 kB.

@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from . import sample
-from .schedule import Schedule
+from ead_ext import sample
+from ead_ext.schedule import Schedule
 
 
 class BigramLM:
