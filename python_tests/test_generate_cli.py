@@ -69,7 +69,7 @@ def test_generate_default_schedule_anneals_over_the_default_length():
 
 
 def test_generate_does_not_use_the_random_test_model():
-    src = (Path(__file__).parents[1] / "ead_ext" / "generate.py").read_text()
+    src = (Path(__file__).parents[1] / "ead_ext" / "apps" / "generate.py").read_text()
     assert "integrations.vllm.tiny_model" not in src and "ensure_tiny_model" not in src
 
 

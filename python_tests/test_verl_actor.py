@@ -37,13 +37,8 @@ MODES = [("ead_vanilla", "token-mean"), ("ead_dapo", "token-mean"), ("ead_grpo",
 
 
 def _run_actor(out_path: str) -> None:  # runs in the subprocess
-    import tempfile
-    from functools import partial
-
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from ead_ext import Schedule
+    """In phases: verl's CPU process group, a tiny model, an EAD rollout, verl's actor, its old
+    log-probs and the trainer's TIS weights, one training step per EAD loss."""
     # `import verl` loads ead-ext's verl.plugins entry point: the CPU mode (platform, gloo group fix)
     from verl.utils.distributed import initialize_global_process_group_ray
 
@@ -51,17 +46,25 @@ def _run_actor(out_path: str) -> None:  # runs in the subprocess
 
     assert cpu_mode.is_active()
     initialize_global_process_group_ray()  # verl's own, as its TrainingWorker starts it
-
     import ead_ext.integrations.verl  # noqa: F401  registers the EAD losses
-    from verl import DataProto
-    from verl.trainer.config import RolloutCorrectionConfig
-    from verl.trainer.ppo.rollout_corr_helper import compute_rollout_correction_and_add_to_batch
-    from verl.utils import tensordict_utils as tu
-    from verl.workers.config import ActorConfig, FSDPEngineConfig, HFModelConfig, PolicyLossConfig, TrainingWorkerConfig
-    from verl.workers.config.optimizer import FSDPOptimizerConfig
-    from verl.workers.engine_workers import TrainingWorker
-    from verl.workers.utils.losses import ppo_loss
-    from verl.workers.utils.padding import left_right_2_no_padding, no_padding_2_padding
+
+    hf_model, model_dir = _tiny_model()
+    batch, gen = _ead_rollout(hf_model)
+    worker = _actor(model_dir)
+    results, batch = _old_log_probs_and_weights(worker, hf_model, batch, gen)
+    results["modes"] = {mode: _train_step(worker, batch, mode, agg) for mode, agg in MODES}
+    with open(out_path, "w") as f:
+        json.dump(results, f)
+
+
+CAP = 2.0  # the TIS cap C of the test
+
+
+def _tiny_model():
+    import tempfile
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     model_dir = tempfile.mkdtemp(prefix="ead_verl_actor_")
@@ -70,9 +73,18 @@ def _run_actor(out_path: str) -> None:  # runs in the subprocess
                          tie_word_embeddings=False, initializer_range=0.25)
     hf_model = LlamaForCausalLM(hf_cfg).eval()
     hf_model.save_pretrained(model_dir)
+    return hf_model, model_dir
 
-    # ---- an EAD rollout: tokens sampled at tau_t, behaviour log-probs log_softmax(logits / tau_t) ----
-    b, p, r, cap = 8, 4, 8, 2.0
+
+def _ead_rollout(hf_model):
+    """An EAD rollout: tokens sampled at tau_t, behaviour log-probs log_softmax(logits / tau_t), as verl's
+    batch holds them (ragged response lengths)."""
+    import torch
+    from verl import DataProto
+
+    from ead_ext import Schedule
+
+    b, p, r = 8, 4, 8
     schedule = Schedule(tau_max=1.2, tau_min=0.3, d0=0.1, cutoff=2, token_scale=1.0)  # anneals within 8 tokens
     taus = schedule.temperature(torch.arange(r), step=0)
     prompts = torch.randint(3, 128, (b, p))
@@ -98,8 +110,15 @@ def _run_actor(out_path: str) -> None:  # runs in the subprocess
                      rollout_log_probs=rollout_log_probs * response_mask),
         meta_info={"temperature": 1.0},  # the trainer sets meta_info["temperature"] = rollout temperature
     )
+    return batch, gen
 
-    # ---- verl's actor ----
+
+def _actor(model_dir: str):
+    """verl's actor: a TrainingWorker on the FSDP2 engine, fp32, micro-batches of 4."""
+    from verl.workers.config import FSDPEngineConfig, HFModelConfig, TrainingWorkerConfig
+    from verl.workers.config.optimizer import FSDPOptimizerConfig
+    from verl.workers.engine_workers import TrainingWorker
+
     model_config = HFModelConfig(path=model_dir, load_tokenizer=False, use_remove_padding=False,
                                  enable_gradient_checkpointing=False,
                                  override_config={"attn_implementation": "eager"})
@@ -111,8 +130,22 @@ def _run_actor(out_path: str) -> None:  # runs in the subprocess
         model_type="language_model", model_config=model_config, engine_config=engine_config,
         optimizer_config=FSDPOptimizerConfig(lr=5e-2, total_training_steps=100), checkpoint_config=None))
     worker.reset()
+    return worker
 
-    # compute_log_prob, as the trainer's _compute_old_log_prob does it
+
+def _old_log_probs_and_weights(worker, hf_model, batch, gen) -> tuple:
+    """compute_log_prob as the trainer's _compute_old_log_prob does it (checked against transformers),
+    random advantages, and EAD's TIS weights by verl's trainer-side rollout correction: (the figures,
+    the corrected batch)."""
+    import torch
+    from verl.trainer.config import RolloutCorrectionConfig
+    from verl.trainer.ppo.rollout_corr_helper import compute_rollout_correction_and_add_to_batch
+    from verl.utils import tensordict_utils as tu
+    from verl.workers.utils.padding import left_right_2_no_padding, no_padding_2_padding
+
+    seq, responses, response_mask = batch.batch["input_ids"], batch.batch["responses"], batch.batch["response_mask"]
+    b, r = responses.shape
+    p = seq.shape[1] - r
     td = left_right_2_no_padding(batch.to_tensordict())
     tu.assign_non_tensor(td, calculate_entropy=True, calculate_sum_pi_squared=False, compute_loss=False)
     out = worker.infer_batch(td)
@@ -123,38 +156,44 @@ def _run_actor(out_path: str) -> None:  # runs in the subprocess
         ref = ref.gather(-1, responses.unsqueeze(-1)).squeeze(-1)
     batch.batch["old_log_probs"] = old_log_probs
     batch.batch["advantages"] = (torch.randn(b, 1, generator=gen).expand(b, r) * response_mask).contiguous()
-    # EAD's TIS weights, by verl's trainer-side rollout correction
     batch, corr_metrics = compute_rollout_correction_and_add_to_batch(
-        batch, RolloutCorrectionConfig(rollout_is="token", rollout_is_threshold=cap, bypass_mode=False))
-
-    results = {
+        batch, RolloutCorrectionConfig(rollout_is="token", rollout_is_threshold=CAP, bypass_mode=False))
+    return {
         "logprob_max_abs_err_vs_hf": (old_log_probs - ref).mul(response_mask).abs().max().item(),
         "entropy_finite": bool(torch.isfinite(entropy).all()),
         "rollout_corr_metrics": corr_metrics,
         "weights_max": batch.batch["rollout_is_weights"].max().item(),
-        "weights_truncated": int((batch.batch["rollout_is_weights"] >= cap).sum()),
-        "modes": {},
-    }
-    for mode, agg in MODES:
-        actor_config = ActorConfig(
-            strategy="fsdp", rollout_n=1, ppo_mini_batch_size=b, ppo_micro_batch_size_per_gpu=4,
-            clip_ratio_low=0.2, clip_ratio_high=0.28, loss_agg_mode=agg, entropy_coeff=0.0,
-            policy_loss=PolicyLossConfig(
-                loss_mode=mode, clip_cov_ratio=0.2, clip_cov_lb=0.0, clip_cov_ub=100.0, kl_cov_ratio=0.2,
-                rollout_correction=RolloutCorrectionConfig(rollout_is="token", rollout_is_threshold=cap)))
-        worker.set_loss_fn(partial(ppo_loss, config=actor_config))
-        td = left_right_2_no_padding(batch.to_tensordict())
-        tu.assign_non_tensor(td, calculate_entropy=True, distillation_use_topk=False, distillation_only=False,
-                             global_batch_size=b, mini_batch_size=b, epochs=1, seed=1,
-                             dataloader_kwargs={"shuffle": False}, compute_loss=True)
-        before = [q.detach().clone() for q in worker.engine.module.parameters()]
-        metrics = tu.get(worker.train_mini_batch(td), "metrics")
-        change = max((q.detach() - q0).abs().max().item()
-                     for q, q0 in zip(worker.engine.module.parameters(), before))
-        flat = {k: [float(x) for x in (v if isinstance(v, list) else [v])] for k, v in metrics.items()}
-        results["modes"][mode] = {"metrics": flat, "param_change": change}
-    with open(out_path, "w") as f:
-        json.dump(results, f)
+        "weights_truncated": int((batch.batch["rollout_is_weights"] >= CAP).sum()),
+    }, batch
+
+
+def _train_step(worker, batch, mode: str, agg: str) -> dict:
+    """One update_actor step with the EAD loss ``mode``: verl's metrics and the largest parameter change."""
+    from functools import partial
+
+    from verl.trainer.config import RolloutCorrectionConfig
+    from verl.utils import tensordict_utils as tu
+    from verl.workers.config import ActorConfig, PolicyLossConfig
+    from verl.workers.utils.losses import ppo_loss
+    from verl.workers.utils.padding import left_right_2_no_padding
+
+    b = batch.batch["responses"].shape[0]
+    actor_config = ActorConfig(
+        strategy="fsdp", rollout_n=1, ppo_mini_batch_size=b, ppo_micro_batch_size_per_gpu=4,
+        clip_ratio_low=0.2, clip_ratio_high=0.28, loss_agg_mode=agg, entropy_coeff=0.0,
+        policy_loss=PolicyLossConfig(
+            loss_mode=mode, clip_cov_ratio=0.2, clip_cov_lb=0.0, clip_cov_ub=100.0, kl_cov_ratio=0.2,
+            rollout_correction=RolloutCorrectionConfig(rollout_is="token", rollout_is_threshold=CAP)))
+    worker.set_loss_fn(partial(ppo_loss, config=actor_config))
+    td = left_right_2_no_padding(batch.to_tensordict())
+    tu.assign_non_tensor(td, calculate_entropy=True, distillation_use_topk=False, distillation_only=False,
+                         global_batch_size=b, mini_batch_size=b, epochs=1, seed=1,
+                         dataloader_kwargs={"shuffle": False}, compute_loss=True)
+    before = [q.detach().clone() for q in worker.engine.module.parameters()]
+    metrics = tu.get(worker.train_mini_batch(td), "metrics")
+    change = max((q.detach() - q0).abs().max().item() for q, q0 in zip(worker.engine.module.parameters(), before))
+    flat = {k: [float(x) for x in (v if isinstance(v, list) else [v])] for k, v in metrics.items()}
+    return {"metrics": flat, "param_change": change}
 
 
 @pytest.fixture(scope="module")

@@ -235,30 +235,12 @@ def _per_position(res: MethodResult, sched: Schedule, step: int, max_tokens: int
 
 
 def run(args) -> dict:
+    """One comparison: the sizes, the prompts and model, the engine, every method's samples, scored."""
     tiny = args.model is None
-    mode = QUICK if args.quick else FULL
-    n_prompts = args.prompts or mode["prompts"]
-    n = args.n or mode["n"]
-    ks = [k for k in (args.ks or mode["ks"]) if k <= n]
-    majority = [m for m in (args.majority or mode["majority"]) if m <= n]
-    if not ks:
-        raise SystemExit(f"ead-ext eval: every k exceeds N = {n}")
-    max_tokens = args.max_tokens or (96 if tiny else 512)
-    max_model_len = args.max_model_len or (256 if tiny else 4096)
+    size = _sizes(args, tiny)
     verifier = get_task(args.task)
-    if args.tasks:
-        tasks = load_tasks(args.tasks, n_prompts, task=args.task)
-    else:
-        tasks = [{"prompt": p.prompt, "answer": p.answer}
-                 for p in verifier.generate(n_prompts, "test", seed=args.data_seed)]
-    if tiny:
-        from .tiny_model import default_model_path
-
-        model = str(default_model_path(task=args.task))
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local checkpoint: never ask the Hub
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    else:
-        model = args.model
+    tasks, model = _tasks_and_model(args, tiny, size["prompts"], verifier)
+    n, max_tokens = size["n"], size["max_tokens"]
     sched = _schedule(args, tiny)
     methods = _methods(args, sched)
     verbose = getattr(args, "verbose", False)
@@ -273,7 +255,7 @@ def run(args) -> dict:
 
     t_start = time.perf_counter()
     with quiet_engine(log, verbose):
-        llm = _make_llm(model, args, max_model_len, need_ead=any(m.ead is not None for m in methods))
+        llm = _make_llm(model, args, size["max_model_len"], need_ead=any(m.ead is not None for m in methods))
     t_engine = time.perf_counter() - t_start
     prompts = [t["prompt"] for t in tasks]
     if args.chat_template:
@@ -282,8 +264,8 @@ def run(args) -> dict:
                                            add_generation_prompt=True) for p in prompts]
     results = {"config": {"model": model, "task": args.task,
                           "tasks": args.tasks or f"{args.task} held-out (seed {args.data_seed})",
-                          "prompts": len(tasks), "n": n, "ks": ks, "majority": majority, "max_tokens": max_tokens,
-                          "seed": args.seed, "seed_all": args.seed_all, "ci": args.ci,
+                          "prompts": len(tasks), "n": n, "ks": size["ks"], "majority": size["majority"],
+                          "max_tokens": max_tokens, "seed": args.seed, "seed_all": args.seed_all, "ci": args.ci,
                           "schedule": sched.to_dict(), "schedule_source": _schedule_source(args, tiny, sched),
                           "step": args.step,
                           "quick": args.quick, "engine_seconds": round(t_engine, 2)},
@@ -295,28 +277,64 @@ def run(args) -> dict:
         sampled = _sample(llm, prompts, methods, n, args.seed, max_tokens, args.seed_all)
     results["config"]["sampling_seconds"] = round(sampled[0].seconds, 2)
     for m, res in zip(methods, sampled):
-        per_prompt = []
-        for task, comps in zip(tasks, res.completions):
-            scored = [verifier.score(c, task["answer"]) for c in comps]
-            answers = [a for a, _ in scored]
-            rewards = [r for _, r in scored]
-            pm = M.prompt_metrics(rewards, answers, ks=ks, ns=majority, seed=args.seed)
-            pm["malformed"] = sum(a is None for a in answers) / len(answers)
-            per_prompt.append(pm)
-        summary = M.summarize(per_prompt, method=args.ci, seed=args.seed)
-        n_tokens = sum(len(lp) for pp in res.logprobs for lp in pp)
-        results["methods"][m.name] = {
-            "temperature": m.temperature, "ead": m.ead, "tokens": n_tokens,
-            "summary": {k: v.to_dict() for k, v in summary.items()}, "per_prompt": per_prompt,
-            "positions": _per_position(res, sched, args.step, max_tokens),
-            "examples": [{"prompt": tasks[0]["prompt"], "answer": tasks[0]["answer"],
-                          "completions": res.completions[0][:3]}],
-        }
+        entry, summary = _scored(m, res, tasks, verifier, size, args, sched)
+        results["methods"][m.name] = entry
         if verbose:
-            print(f"  {m.name:>10s}: {len(tasks) * n} answers, {n_tokens} tokens; Pass@1 {summary['pass@1']}",
+            print(f"  {m.name:>10s}: {len(tasks) * n} answers, {entry['tokens']} tokens; Pass@1 {summary['pass@1']}",
                   flush=True)
     results["config"]["total_seconds"] = round(time.perf_counter() - t_start, 2)
     return results
+
+
+def _sizes(args, tiny: bool) -> dict:
+    """Prompts, N, the k of Pass@k and the N of Majority@N (none above N), tokens and context length."""
+    mode = QUICK if args.quick else FULL
+    n = args.n or mode["n"]
+    ks = [k for k in (args.ks or mode["ks"]) if k <= n]
+    if not ks:
+        raise SystemExit(f"ead-ext eval: every k exceeds N = {n}")
+    return dict(prompts=args.prompts or mode["prompts"], n=n, ks=ks,
+                majority=[m for m in (args.majority or mode["majority"]) if m <= n],
+                max_tokens=args.max_tokens or (96 if tiny else 512),
+                max_model_len=args.max_model_len or (256 if tiny else 4096))
+
+
+def _tasks_and_model(args, tiny: bool, n_prompts: int, verifier) -> tuple:
+    """The problems (``--tasks`` FILE or the task's held-out ones) and the model (default: the task's tiny one)."""
+    if args.tasks:
+        tasks = load_tasks(args.tasks, n_prompts, task=args.task)
+    else:
+        tasks = [{"prompt": p.prompt, "answer": p.answer}
+                 for p in verifier.generate(n_prompts, "test", seed=args.data_seed)]
+    if not tiny:
+        return tasks, args.model
+    from .tiny_model import default_model_path
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local checkpoint: never ask the Hub
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return tasks, str(default_model_path(task=args.task))
+
+
+def _scored(method, res, tasks, verifier, size: dict, args, sched) -> tuple:
+    """One method's answers scored per prompt and summarized with intervals: (its results entry, the summary)."""
+    per_prompt = []
+    for task, comps in zip(tasks, res.completions):
+        scored = [verifier.score(c, task["answer"]) for c in comps]
+        answers = [a for a, _ in scored]
+        rewards = [r for _, r in scored]
+        pm = M.prompt_metrics(rewards, answers, ks=size["ks"], ns=size["majority"], seed=args.seed)
+        pm["malformed"] = sum(a is None for a in answers) / len(answers)
+        per_prompt.append(pm)
+    summary = M.summarize(per_prompt, method=args.ci, seed=args.seed)
+    entry = {
+        "temperature": method.temperature, "ead": method.ead,
+        "tokens": sum(len(lp) for pp in res.logprobs for lp in pp),
+        "summary": {k: v.to_dict() for k, v in summary.items()}, "per_prompt": per_prompt,
+        "positions": _per_position(res, sched, args.step, size["max_tokens"]),
+        "examples": [{"prompt": tasks[0]["prompt"], "answer": tasks[0]["answer"],
+                      "completions": res.completions[0][:3]}],
+    }
+    return entry, summary
 
 
 def _metric_columns(results) -> List[str]:

@@ -124,6 +124,7 @@ def _diversity(samples, groups):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """``ead-ext generate``: the schedule, the model and prompts, the samples (vLLM), the report."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
@@ -132,10 +133,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (TypeError, ValueError) as e:
         print(f"ead-ext generate: {e}", file=sys.stderr)
         return 2
-    ead_dict = dict(sched.to_dict(), step=args.step)
+    model, dtype, max_model_len, prompts = _model_and_prompts(args)
+    print(f"model {model}; {len(prompts)} prompt(s) x n = {args.n}, {args.max_tokens} tokens each (EOS ignored)")
+    print(f"EAD schedule: {describe_schedule(sched, args.step, args.max_tokens)}", flush=True)
+    if importlib.util.find_spec("vllm") is None:
+        print("ead-ext generate: vLLM is not installed; see requirements/vllm.txt", file=sys.stderr)
+        return 2
+    ead_out, base_out = _sample(args, sched, model, dtype, max_model_len, prompts)
+    report = _report(args, sched, model, prompts, ead_out, base_out)
+    _print_report(args, sched, report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+        print(f"report written to {args.json}")
+    return 0
 
-    model, dtype, max_model_len = args.model, args.dtype, args.max_model_len
-    prompts = args.prompt
+
+def _model_and_prompts(args) -> tuple:
+    """The model (default: the task's tiny model, float32, offline) and the prompts (default: three of
+    the task's held-out problems)."""
+    model, dtype, max_model_len, prompts = args.model, args.dtype, args.max_model_len, args.prompt
     if model is None:
         from .tiny_model import default_model_path
 
@@ -144,12 +160,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         dtype, max_model_len = "float32", max_model_len or 256
     if prompts is None:
         prompts = [p.prompt for p in get_task(args.task).generate(DEFAULT_PROMPTS, "test", seed=0)]
+    return model, dtype, max_model_len, prompts
 
-    print(f"model {model}; {len(prompts)} prompt(s) x n = {args.n}, {args.max_tokens} tokens each (EOS ignored)")
-    print(f"EAD schedule: {describe_schedule(sched, args.step, args.max_tokens)}", flush=True)
-    if importlib.util.find_spec("vllm") is None:
-        print("ead-ext generate: vLLM is not installed; see requirements/vllm.txt", file=sys.stderr)
-        return 2
+
+def _sample(args, sched: Schedule, model: str, dtype, max_model_len, prompts: List[str]) -> tuple:
+    """n samples per prompt with EAD and (unless --compare-temperature 0) at the fixed temperature."""
     from .vllm_engine import make_llm, quiet_engine
 
     with quiet_engine(None, args.verbose):  # vLLM prints from its import on
@@ -157,6 +172,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         from ead_ext.integrations.vllm.params import EAD_KEY
 
+        ead_dict = dict(sched.to_dict(), step=args.step)
         common = dict(n=args.n, max_tokens=args.max_tokens, logprobs=0, ignore_eos=True)
         ead_params = [SamplingParams(seed=args.seed + 1000 * i, extra_args={EAD_KEY: ead_dict}, **common)
                       for i in range(len(prompts))]
@@ -165,23 +181,31 @@ def main(argv: Optional[List[str]] = None) -> int:
         llm = make_llm(model, seed=args.seed, dtype=dtype, max_model_len=max_model_len)
         ead_out = _collect(llm.generate(prompts, ead_params, use_tqdm=False))
         base_out = _collect(llm.generate(prompts, base_params, use_tqdm=False)) if base_params else None
-    groups = [ead_out[i * args.n:(i + 1) * args.n] for i in range(len(prompts))]
+    return ead_out, base_out
+
+
+def _report(args, sched: Schedule, model: str, prompts: List[str], ead_out, base_out) -> dict:
+    """Per-position statistics and diversity of each method's samples (what --json writes)."""
     report = dict(model=model, schedule=sched.to_dict(), step=args.step, decay=sched.at_step(args.step),
                   prompts=prompts, n=args.n, max_tokens=args.max_tokens)
+    for key, out in (("ead", ead_out), ("fixed", base_out)):
+        if out is None:
+            continue
+        groups = [out[i * args.n:(i + 1) * args.n] for i in range(len(prompts))]
+        report[key] = dict(per_position=_per_position(out, groups, args.max_tokens),
+                           diversity=_diversity(out, groups), samples=out)
+        if key == "fixed":
+            report[key] = dict(temperature=args.compare_temperature, **report[key])
+    return report
 
+
+def _print_report(args, sched: Schedule, report: dict) -> None:
     import torch
 
     T = args.max_tokens
     taus = sched.temperature(torch.arange(T), step=args.step).tolist()
-    pos = _per_position(ead_out, groups, T)
-    report["ead"] = dict(per_position=pos, diversity=_diversity(ead_out, groups), samples=ead_out)
-    base_pos = None
-    if base_out is not None:
-        bgroups = [base_out[i * args.n:(i + 1) * args.n] for i in range(len(prompts))]
-        base_pos = _per_position(base_out, bgroups, T)
-        report["fixed"] = dict(temperature=args.compare_temperature, per_position=base_pos,
-                               diversity=_diversity(base_out, bgroups), samples=base_out)
-
+    pos = report["ead"]["per_position"]
+    base_pos = report["fixed"]["per_position"] if "fixed" in report else None
     print("\nper position: logp = behaviour log-prob of the drawn token, log softmax(logits / tau_t); argmax = rate\n"
           "of the most likely token; distinct = different tokens across a prompt's samples\n")
     every = args.every or max(1, T // 24)
@@ -206,11 +230,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if base_pos:
             line += f" {report['fixed']['diversity'][k]:>8.3f}"
         print(line)
-    print(f"\nexample EAD sample for {prompts[0]!r}:", repr(ead_out[0]["text"][:120]))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
-        print(f"report written to {args.json}")
-    return 0
+    print(f"\nexample EAD sample for {report['prompts'][0]!r}:", repr(report["ead"]["samples"][0]["text"][:120]))
 
 
 if __name__ == "__main__":
