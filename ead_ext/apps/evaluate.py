@@ -48,13 +48,14 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from ead_ext import metrics as M
-from .schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
-from .vllm_engine import make_llm, quiet_engine
-from .provenance import provenance
-from .tables import cell, compact_table, md_table, paired, verdicts
 from ead_ext.schedule import PRESETS, Schedule
+
+from .provenance import provenance
+from .schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
+from .tables import cell, compact_table, md_table, paired, verdicts
 from .tasks import SCHEDULES, TASKS, get_task
 from .tasks.jsonl import load_tasks  # noqa: F401  (--tasks FILE; ead_ext.apps.evaluate.load_tasks stays importable)
+from .vllm_engine import make_llm, quiet_engine
 
 __all__ = ["main", "build_parser", "run", "format_table", "load_tasks", "Method"]
 

@@ -27,8 +27,9 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from .schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
 from ead_ext.schedule import PRESETS, Schedule
+
+from .schedule_args import add_schedule_args, apply_schedule_args, describe_schedule
 from .tasks import SCHEDULES, TASKS, get_task
 
 __all__ = ["main", "build_parser"]

@@ -263,11 +263,14 @@ def _correction_present(c: _Checked) -> Optional[str]:
 
 
 def _decoupled_mode(c: _Checked) -> Optional[str]:
-    if bool(_get(c.correction, "bypass_mode", False)):
-        return ("algorithm.rollout_correction.bypass_mode=true: bypass mode uses the rollout log-probs as "
-                "old_log_prob, so the PPO ratio would compare the tau = 1 policy with the annealed behaviour "
-                "policy and clip almost every token; EAD needs decoupled mode (bypass_mode: false)")
-    return None
+    if not bool(_get(c.correction, "bypass_mode", False)):
+        return None
+    if not c.settings.tis:
+        return ("algorithm.rollout_correction.bypass_mode=true: bypass mode uses the annealed rollout log-probs as "
+                "old_log_prob; EAD needs decoupled mode (bypass_mode: false), with or without TIS")
+    return ("algorithm.rollout_correction.bypass_mode=true: bypass mode uses the rollout log-probs as "
+            "old_log_prob, so the PPO ratio would compare the tau = 1 policy with the annealed behaviour "
+            "policy and clip almost every token; EAD needs decoupled mode (bypass_mode: false)")
 
 
 def _per_token_weights(c: _Checked) -> Optional[str]:
@@ -323,19 +326,12 @@ def _no_weights_without_tis(c: _Checked) -> Optional[str]:
     return None
 
 
-def _decoupled_mode_without_tis(c: _Checked) -> Optional[str]:
-    if bool(_get(c.correction, "bypass_mode", False)):
-        return ("algorithm.rollout_correction.bypass_mode=true: bypass mode uses the annealed rollout log-probs as "
-                "old_log_prob; EAD needs decoupled mode (bypass_mode: false), with or without TIS")
-    return None
-
-
 #: the rules every EAD config meets, then those of EAD with TIS (the default) or of the no-TIS ablation
 #: (``custom.ead.tis: false``: no importance weight may reach the loss), in the order they are checked
 RULES_ALWAYS = (_rollout_temperature, _validation_temperature)
 RULES_WITH_TIS = (_rollout_log_probs_on, _processed_log_probs, _vllm_engine, _correction_present, _decoupled_mode,
                   _per_token_weights, _one_cap, _weights_as_they_are, _actor_cap_matches, _ead_loss)
-RULES_WITHOUT_TIS = (_no_weights_without_tis, _decoupled_mode_without_tis)
+RULES_WITHOUT_TIS = (_no_weights_without_tis, _decoupled_mode)
 
 
 def check_ead_config(config: Any) -> Optional[EADSettings]:

@@ -15,8 +15,10 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from ..schedule_args import add_schedule_args, apply_schedule_args
+
 from ead_ext.schedule import PRESETS, Schedule
+
+from ..schedule_args import add_schedule_args, apply_schedule_args
 from ..tasks import SCHEDULES, TASKS
 from .methods import LOSSES, default_compare_methods, parse_method
 from .run import MANAGERS, RunSpec, TrainingFailed
