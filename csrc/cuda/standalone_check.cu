@@ -338,14 +338,16 @@ struct Tally {
   double max_dev64 = 0.0;   // kernel vs float64, in units of the tolerance
 };
 
+// ---- run_case, by phase: the test's logits, the kernel's arguments, the kernel, each row
+// checked (flagged, token, statistics), the batch invariance, the case's line.
+
+// The logits of case `c` as the kernel reads them (`host`: in the dtype, `lead` entries of padding
+// first, rows `stride` apart) and as the host evaluation reads them (`rows`: the same values in float).
 template <typename DT>
-bool run_case(const Case& c, Tally& tally) {
-  using storage = typename DT::storage;
-  const int64_t B = c.B, V = c.V;
-  const int64_t stride = V + c.pad;
-  const int64_t lead = c.pad;  // the first row starts `pad` entries in: unaligned as well
-  std::vector<storage> host(static_cast<size_t>(B * stride + c.pad));
-  std::vector<std::vector<float>> rows(B, std::vector<float>(V));
+void make_logits(const Case& c, std::vector<typename DT::storage>& host, std::vector<std::vector<float>>& rows) {
+  const int64_t B = c.B, V = c.V, stride = V + c.pad, lead = c.pad;
+  host.assign(static_cast<size_t>(B * stride + c.pad), typename DT::storage{});
+  rows.assign(B, std::vector<float>(V));
   for (int64_t r = 0; r < B; ++r) {
     for (int64_t i = 0; i < V; ++i) {
       float v = test_logit(c.kind, r, i, V);
@@ -361,14 +363,19 @@ bool run_case(const Case& c, Tally& tally) {
       rows[r][i] = v;
     }
   }
+}
+
+// The kernel's per-row arguments: temperatures (or schedule positions), seeds and offsets; the
+// invalid kind adds bad temperatures / positions and a tiny tau on chosen rows.
+Inputs make_inputs(const Case& c, const void* host, size_t elem, LogitsDtype dtype) {
+  const int64_t B = c.B;
   Inputs in;
-  in.host = host.data();
-  in.elem = sizeof(storage);
-  in.lead = lead;
-  in.stride = stride;
-  in.V = V;
-  in.dtype = std::is_same_v<DT, F32> ? LogitsDtype::kFloat32
-             : std::is_same_v<DT, BF16> ? LogitsDtype::kBFloat16 : LogitsDtype::kFloat16;
+  in.host = host;
+  in.elem = elem;
+  in.lead = c.pad;  // the first row starts `pad` entries in: unaligned as well
+  in.stride = c.V + c.pad;
+  in.V = c.V;
+  in.dtype = dtype;
   in.positions = c.positions;
   in.temp.assign(B, c.tau);
   in.pos.resize(B);
@@ -388,146 +395,174 @@ bool run_case(const Case& c, Tally& tally) {
     in.seeds[r] = 1234 + 7 * r;
     in.offsets[r] = r * 3;
   }
+  return in;
+}
+
+// The failures of one case: each printed with the kernel's outputs for its row.
+struct Failures {
+  const char* dtype_name;
+  const Case& c;
+  const Outputs& o;
+  bool ok = true;
+  void operator()(int64_t r, const char* what, int64_t want_token) {
+    std::fprintf(stderr,
+                 "  %s B=%lld V=%lld tau=%g row %lld: %s\n    kernel: token %lld logprob %.9g target %.9g "
+                 "entropy %.9g; host token %lld\n",
+                 dtype_name, static_cast<long long>(c.B), static_cast<long long>(c.V), c.tau,
+                 static_cast<long long>(r), what, static_cast<long long>(o.tok[r]), o.lp[r], o.tgt[r], o.ent[r],
+                 static_cast<long long>(want_token));
+    ok = false;
+  }
+};
+
+// One row's draw, as the header evaluates it on the host.
+struct RowCase {
+  const std::vector<float>& x;
+  RowSetup rs;
+  uint64_t seed, offset;
+  HostRow h;
+};
+
+// The kernel's token against the header's pick: equal, or a counted near-tie (chunk level: two chunk
+// scores within the float rounding of the chunk sums and the kernel's token the host's pick in its
+// chunk; token level, on a GPU only: the last ulps of its double log2 / log1p). False: reported.
+// `want`: the header's token.
+bool check_token(const RowCase& w, int64_t r, const Outputs& o, Tally& tally, Failures& fail, int64_t& want) {
+  double best = 0.0, second = 0.0;
+  want = host_pick_token(w.x, w.h.chunk, w.h, w.seed, w.offset, &best, &second);
+  if (o.tok[r] < 0 || o.tok[r] >= static_cast<int64_t>(w.x.size())) {
+    fail(r, "no token / token out of range", want);
+    return false;
+  }
+  if (o.tok[r] == want) return true;
+  const int64_t kc = o.tok[r] / kChunkSize;
+  if (kc != w.h.chunk) {
+    const double a = w.h.chunk_scores.empty() ? 0.0 : w.h.chunk_scores[w.h.chunk];
+    const double b = w.h.chunk_scores.empty() ? -INFINITY : w.h.chunk_scores[kc];
+    double b2 = 0.0, s2 = 0.0;
+    if (std::fabs(a - b) < 1e-5 * std::fmax(1.0, std::fabs(a)) &&
+        host_pick_token(w.x, kc, w.h, w.seed, w.offset, &b2, &s2) == o.tok[r]) {
+      ++tally.chunk_near_ties;
+      return true;
+    }
+    fail(r, "chunk differs (not a near-tie)", want);
+    return false;
+  }
+  // Token level: the scores are the header's, in the emulation bit for bit.
+#if defined(EAD_CUDA_EMULATION_ACTIVE)
+  const bool near_tie = false;
+#else
+  const bool near_tie = !w.h.rs.greedy && best - second < 1e-9 * std::fmax(1.0, std::fabs(best));
+#endif
+  if (near_tie) {
+    ++tally.token_near_ties;
+    return true;
+  }
+  fail(r, "token differs", want);
+  return false;
+}
+
+// Statistics of the kernel's token against the header's (same terms, other summation order; on a
+// GPU its ex2.approx terms: a few ulps of the sums) and against float64 (the fp32 scaling costs
+// ~2^-24 |x| / tau).
+void check_statistics(const RowCase& w, int64_t r, int64_t want, const Outputs& o, Tally& tally, Failures& fail) {
+  const int64_t t = o.tok[r];
+  const std::vector<float>& x = w.x;
+  const RowResult hr = finalize_row(w.h.merged, w.rs, t, x[t], true);
+  const double dl = std::fabs(o.lp[r] - hr.logprob) / (1.0 + std::fabs(hr.logprob));
+  const double dt = std::fabs(o.tgt[r] - hr.target_logprob) / (1.0 + std::fabs(hr.target_logprob));
+  const double de = std::fabs(o.ent[r] - hr.entropy) / (1.0 + std::fabs(hr.entropy));
+  tally.max_dev = std::fmax(tally.max_dev, std::fmax(dl, std::fmax(dt, de)));
+  if (dl > 4e-6) fail(r, "logprob differs from the header's", want);
+  if (dt > 4e-6) fail(r, "target logprob differs from the header's", want);
+  if (de > 1e-5) fail(r, "entropy differs from the header's", want);
+  if (!(o.lp[r] <= 0.0f && o.tgt[r] <= 0.0f)) fail(r, "positive log-prob", want);
+  if (w.rs.greedy || w.rs.s == kLog2e) {
+    if (!same_bits(o.lp[r], o.tgt[r])) fail(r, "greedy / tau = 1 row: logprob != target", want);
+  }
+  float xmax = 0.0f;
+  for (float v : x) {
+    if (std::isfinite(v)) xmax = std::fmax(xmax, std::fabs(v));
+  }
+  const double tau = w.rs.greedy ? 1.0 : kLog2eD / w.rs.s;  // tau as the kernel sees it
+  double ent64 = 0.0;
+  const double lp64 = log_softmax_at(x, tau, t, &ent64);
+  const double tgt64 = log_softmax_at(x, 1.0, t, nullptr);
+  const double tol = 2e-5 + 2e-7 * xmax / tau;
+  const double tl = tol + 1e-5 * std::fabs(lp64), tt = 2e-5 + 2e-7 * xmax + 1e-5 * std::fabs(tgt64),
+               te = tol + 1e-5 * ent64;
+  tally.max_dev64 = std::fmax(tally.max_dev64, std::fmax(std::fabs(o.lp[r] - lp64) / tl,
+                                                         std::fmax(std::fabs(o.tgt[r] - tgt64) / tt,
+                                                                   std::fabs(o.ent[r] - ent64) / te)));
+  if (std::fabs(o.lp[r] - lp64) > tl) fail(r, "logprob vs float64", want);
+  if (std::fabs(o.tgt[r] - tgt64) > tt) fail(r, "target logprob vs float64", want);
+  if (std::fabs(o.ent[r] - ent64) > te) fail(r, "entropy vs float64", want);
+}
+
+// Every row of the case; returns how many the kernel flagged (token -1, NaN outputs) as it must.
+int check_rows(const Case& c, const Inputs& in, const std::vector<std::vector<float>>& rows, const Outputs& o,
+               Tally& tally, Failures& fail) {
   // The host's view of the same arguments, for the one per-row set-up function.
   SampleArgs host_args{};
   host_args.temperature = c.positions ? nullptr : in.temp.data();
   host_args.positions = c.positions ? in.pos.data() : nullptr;
   host_args.schedule = kSchedule;
   host_args.want_target = true;
-
-  Outputs o;
-  LaunchPlan plan;
-  if (!run_kernel(in, 0, B, 0, o, plan)) return false;
-
-  bool ok = true;
   int flagged = 0;
-  auto fail = [&](int64_t r, const char* what, int64_t want_token) {
-    std::fprintf(stderr,
-                 "  %s B=%lld V=%lld tau=%g row %lld: %s\n    kernel: token %lld logprob %.9g target %.9g "
-                 "entropy %.9g; host token %lld\n",
-                 DT::name, static_cast<long long>(B), static_cast<long long>(V), c.tau, static_cast<long long>(r),
-                 what, static_cast<long long>(o.tok[r]), o.lp[r], o.tgt[r], o.ent[r],
-                 static_cast<long long>(want_token));
-    ok = false;
-  };
-  for (int64_t r = 0; r < B; ++r) {
+  for (int64_t r = 0; r < c.B; ++r) {
     const RowSetup rs = setup_row(host_args, r);
     const uint64_t seed = static_cast<uint64_t>(in.seeds[r]), offset = static_cast<uint64_t>(in.offsets[r]);
-    const std::vector<float>& x = rows[r];
-    const HostRow h = host_row(x, rs, seed, offset);
-    if (c.kind == Kind::kInvalid && (h.chunk < 0) != (r % 6 != 4 && !(c.positions && r % 6 == 5))) {
+    const RowCase w{rows[r], rs, seed, offset, host_row(rows[r], rs, seed, offset)};
+    if (c.kind == Kind::kInvalid && (w.h.chunk < 0) != (r % 6 != 4 && !(c.positions && r % 6 == 5))) {
       fail(r, "the test's own expectation: the header flags a different set of rows", -1);
     }
-    if (h.chunk < 0) {
+    if (w.h.chunk < 0) {
       ++flagged;
       if (o.tok[r] != -1 || o.lp[r] == o.lp[r] || o.ent[r] == o.ent[r] || o.tgt[r] == o.tgt[r]) {
         fail(r, "not flagged", -1);
       }
       continue;
     }
-    double best = 0.0, second = 0.0;
-    const int64_t want = host_pick_token(x, h.chunk, h, seed, offset, &best, &second);
-    if (o.tok[r] < 0 || o.tok[r] >= V) {
-      fail(r, "no token / token out of range", want);
-      continue;
-    }
-    if (o.tok[r] != want) {
-      const int64_t kc = o.tok[r] / kChunkSize;
-      if (kc != h.chunk) {
-        // Chunk level: the two chunk scores must be within the float rounding of
-        // the chunk sums, and the kernel's token the host's pick in that chunk.
-        const double a = h.chunk_scores.empty() ? 0.0 : h.chunk_scores[h.chunk];
-        const double b = h.chunk_scores.empty() ? -INFINITY : h.chunk_scores[kc];
-        double b2 = 0.0, s2 = 0.0;
-        if (std::fabs(a - b) < 1e-5 * std::fmax(1.0, std::fabs(a)) &&
-            host_pick_token(x, kc, h, seed, offset, &b2, &s2) == o.tok[r]) {
-          ++tally.chunk_near_ties;
-        } else {
-          fail(r, "chunk differs (not a near-tie)", want);
-          continue;
-        }
-      } else {
-        // Token level: the scores are the header's, in the emulation bit for bit;
-        // on a GPU up to the last ulps of its double log2 / log1p.
-#if defined(EAD_CUDA_EMULATION_ACTIVE)
-        const bool near_tie = false;
-#else
-        const bool near_tie = !h.rs.greedy && best - second < 1e-9 * std::fmax(1.0, std::fabs(best));
-#endif
-        if (near_tie) {
-          ++tally.token_near_ties;
-        } else {
-          fail(r, "token differs", want);
-          continue;
-        }
-      }
-    }
-    // Statistics of the kernel's token against the header's (same terms, other
-    // summation order; on a GPU its ex2.approx terms): a few ulps of the sums.
-    const int64_t t = o.tok[r];
-    const RowResult hr = finalize_row(h.merged, rs, t, x[t], true);
-    const double dl = std::fabs(o.lp[r] - hr.logprob) / (1.0 + std::fabs(hr.logprob));
-    const double dt = std::fabs(o.tgt[r] - hr.target_logprob) / (1.0 + std::fabs(hr.target_logprob));
-    const double de = std::fabs(o.ent[r] - hr.entropy) / (1.0 + std::fabs(hr.entropy));
-    tally.max_dev = std::fmax(tally.max_dev, std::fmax(dl, std::fmax(dt, de)));
-    if (dl > 4e-6) fail(r, "logprob differs from the header's", want);
-    if (dt > 4e-6) fail(r, "target logprob differs from the header's", want);
-    if (de > 1e-5) fail(r, "entropy differs from the header's", want);
-    if (!(o.lp[r] <= 0.0f && o.tgt[r] <= 0.0f)) fail(r, "positive log-prob", want);
-    if (rs.greedy || rs.s == kLog2e) {
-      if (!same_bits(o.lp[r], o.tgt[r])) fail(r, "greedy / tau = 1 row: logprob != target", want);
-    }
-    // Against float64 (the fp32 scaling costs ~2^-24 |x| / tau).
-    float xmax = 0.0f;
-    for (float v : x) {
-      if (std::isfinite(v)) xmax = std::fmax(xmax, std::fabs(v));
-    }
-    const double tau = rs.greedy ? 1.0 : kLog2eD / rs.s;  // tau as the kernel sees it
-    double ent64 = 0.0;
-    const double lp64 = log_softmax_at(x, tau, t, &ent64);
-    const double tgt64 = log_softmax_at(x, 1.0, t, nullptr);
-    const double tol = 2e-5 + 2e-7 * xmax / tau;
-    const double tl = tol + 1e-5 * std::fabs(lp64), tt = 2e-5 + 2e-7 * xmax + 1e-5 * std::fabs(tgt64),
-                 te = tol + 1e-5 * ent64;
-    tally.max_dev64 = std::fmax(tally.max_dev64, std::fmax(std::fabs(o.lp[r] - lp64) / tl,
-                                                           std::fmax(std::fabs(o.tgt[r] - tgt64) / tt,
-                                                                     std::fabs(o.ent[r] - ent64) / te)));
-    if (std::fabs(o.lp[r] - lp64) > tl) fail(r, "logprob vs float64", want);
-    if (std::fabs(o.tgt[r] - tgt64) > tt) fail(r, "target logprob vs float64", want);
-    if (std::fabs(o.ent[r] - ent64) > te) fail(r, "entropy vs float64", want);
+    int64_t want = -1;
+    if (check_token(w, r, o, tally, fail, want)) check_statistics(w, r, want, o, tally, fail);
   }
+  return flagged;
+}
 
-  // Batch invariance: other chunk groupings (one chunk a block, 3, 8, and 19:
-  // warps with several chunks) and the last row alone must give the same bits.
-  int variants = 0;
-  if (c.invariance) {
-    auto compare = [&](const Outputs& q, int64_t r0, const char* what) {
-      for (size_t i = 0; i < q.tok.size(); ++i) {
-        const int64_t r = r0 + static_cast<int64_t>(i);
-        if (q.tok[i] != o.tok[r] || !same_bits(q.lp[i], o.lp[r]) || !same_bits(q.tgt[i], o.tgt[r]) ||
-            !same_bits(q.ent[i], o.ent[r])) {
-          fail(r, what, q.tok[i]);
-        }
+// Batch invariance: other chunk groupings (one chunk a block, 3, 8, and 19: warps with several
+// chunks) and the last row alone must give the same bits. Returns the runs compared, -1 when a
+// launch failed.
+int check_invariance(const Inputs& in, int64_t B, const LaunchPlan& plan, const Outputs& o, Failures& fail) {
+  auto compare = [&](const Outputs& q, int64_t r0, const char* what) {
+    for (size_t i = 0; i < q.tok.size(); ++i) {
+      const int64_t r = r0 + static_cast<int64_t>(i);
+      if (q.tok[i] != o.tok[r] || !same_bits(q.lp[i], o.lp[r]) || !same_bits(q.tgt[i], o.tgt[r]) ||
+          !same_bits(q.ent[i], o.ent[r])) {
+        fail(r, what, q.tok[i]);
       }
-    };
-    for (int cpb : {1, 3, 8, 19}) {
-      Outputs q;
-      LaunchPlan qp;
-      if (std::min<int64_t>(cpb, plan.n_chunks) == plan.chunks_per_block) continue;
-      if (!run_kernel(in, 0, B, cpb, q, qp)) return false;
-      compare(q, 0, "other chunk grouping: outputs differ");
-      ++variants;
     }
+  };
+  int variants = 0;
+  for (int cpb : {1, 3, 8, 19}) {
     Outputs q;
     LaunchPlan qp;
-    if (!run_kernel(in, B - 1, 1, 0, q, qp)) return false;
-    compare(q, B - 1, "row alone (B = 1): outputs differ");
+    if (std::min<int64_t>(cpb, plan.n_chunks) == plan.chunks_per_block) continue;
+    if (!run_kernel(in, 0, B, cpb, q, qp)) return -1;
+    compare(q, 0, "other chunk grouping: outputs differ");
     ++variants;
   }
+  Outputs q;
+  LaunchPlan qp;
+  if (!run_kernel(in, B - 1, 1, 0, q, qp)) return -1;
+  compare(q, B - 1, "row alone (B = 1): outputs differ");
+  return variants + 1;
+}
 
+// The case's one line (and, in the emulation, the share of entries its filters left to score).
+void print_case(const char* dtype_name, const Case& c, const LaunchPlan& plan, int flagged, int variants, bool ok) {
   static const char* kKindNames[] = {"flat", "peaked", "invalid", "edge"};
-  std::printf("%-8s %-7s B=%-3lld V=%-6lld pad=%lld %s=%-5g chunks=%-3lld cpb=%d x %-3d flagged=%-2d", DT::name,
-              kKindNames[static_cast<int>(c.kind)], static_cast<long long>(B), static_cast<long long>(V),
+  std::printf("%-8s %-7s B=%-3lld V=%-6lld pad=%lld %s=%-5g chunks=%-3lld cpb=%d x %-3d flagged=%-2d", dtype_name,
+              kKindNames[static_cast<int>(c.kind)], static_cast<long long>(c.B), static_cast<long long>(c.V),
               static_cast<long long>(c.pad), c.positions ? "pos" : "tau", c.positions ? -1.0 : c.tau,
               static_cast<long long>(plan.n_chunks), plan.chunks_per_block, plan.blocks_per_row, flagged);
   if (variants > 0) std::printf(" invariant over %d runs", variants);
@@ -544,7 +579,26 @@ bool run_case(const Case& c, Tally& tally) {
 #endif
   std::printf(": %s\n", ok ? "ok" : "FAILED");
   std::fflush(stdout);
-  return ok;
+}
+
+template <typename DT>
+bool run_case(const Case& c, Tally& tally) {
+  std::vector<typename DT::storage> host;
+  std::vector<std::vector<float>> rows;
+  make_logits<DT>(c, host, rows);
+  const LogitsDtype dtype = std::is_same_v<DT, F32>    ? LogitsDtype::kFloat32
+                            : std::is_same_v<DT, BF16> ? LogitsDtype::kBFloat16
+                                                       : LogitsDtype::kFloat16;
+  const Inputs in = make_inputs(c, host.data(), sizeof(typename DT::storage), dtype);
+  Outputs o;
+  LaunchPlan plan;
+  if (!run_kernel(in, 0, c.B, 0, o, plan)) return false;
+  Failures fail{DT::name, c, o};
+  const int flagged = check_rows(c, in, rows, o, tally, fail);
+  const int variants = c.invariance ? check_invariance(in, c.B, plan, o, fail) : 0;
+  if (variants < 0) return false;
+  print_case(DT::name, c, plan, flagged, variants, fail.ok);
+  return fail.ok;
 }
 
 }  // namespace
