@@ -176,7 +176,11 @@ def ncu_shapes() -> int:
     return 0
 
 
-def main(argv=None) -> int:
+COLUMNS = ["fused", "fused+", "eager", "vllm", "flashinfer", "fi+tau", "copy"]
+RATIOS = ("eager", "vllm", "flashinfer", "fi+tau")  # speed-ups of the fused op over these
+
+
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a few shapes, few repetitions (smoke run)")
     ap.add_argument("--flush-l2", action="store_true", help="flush the L2 before every call (logits from DRAM)")
@@ -190,8 +194,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON (bench/tables.py prints the tables)")
     ap.add_argument("--ncu-shapes", action="store_true",
                     help="only launch the fused op once per profiled shape (for ncu, scripts/gpu_check.sh)")
-    args = ap.parse_args(argv)
+    return ap
 
+
+def main(argv=None) -> int:
+    """The contenders, one row per (dtype, V, B) side by side, the summary lines, the JSON."""
+    args = build_parser().parse_args(argv)
     if not torch.cuda.is_available():
         print("bench_cuda: no CUDA device (torch.cuda.is_available() is False); nothing to benchmark. "
               f"torch {torch.__version__}, CUDA build: {torch.version.cuda}")
@@ -206,91 +214,105 @@ def main(argv=None) -> int:
     if args.quick:
         args.batches, args.vocabs, args.reps = [1, 64], [32000], 10
 
-    dev = torch.device("cuda")
     props = torch.cuda.get_device_properties(0)
-    fi_raw, fi_tau, fi_info = make_flashinfer()
-    vllm_run, vllm_info = make_vllm()
+    contenders = dict(zip(("flashinfer", "fi+tau", "fi_info"), make_flashinfer()))
+    contenders.update(zip(("vllm", "vllm_info"), make_vllm()))
     timer = Timer(args.flush_l2, args.reps)
     print(f"{props.name}, {props.multi_processor_count} SMs, L2 {props.L2_cache_size >> 20} MB; torch {torch.__version__}; "
           f"logits '{args.kind}', temperature {args.temperature}, L2 {'flushed' if args.flush_l2 else 'warm'}, "
           f"median of {args.reps}")
-    print(f"flashinfer: {fi_info}\nvllm: {vllm_info}")
-
-    cols = ["fused", "fused+", "eager", "vllm", "flashinfer", "fi+tau", "copy"]
-    hdr = (f"{'dtype':8s} {'B':>5s} {'V':>7s} | " + " ".join(f"{c + ' us':>12s}" for c in cols) +
+    print(f"flashinfer: {contenders['fi_info']}\nvllm: {contenders['vllm_info']}")
+    hdr = (f"{'dtype':8s} {'B':>5s} {'V':>7s} | " + " ".join(f"{c + ' us':>12s}" for c in COLUMNS) +
            f" | {'GB/s':>6s} {'copy GB/s':>9s} {'%copy':>6s} | {'x eager':>7s} {'x vllm':>7s} {'x fi':>6s} {'x fi+tau':>8s}")
     print(hdr)
     print("-" * len(hdr))
-    summary, rows = [], []
+    rows = []
     for dname in args.dtypes:
-        dtype = getattr(torch, dname)
         for V in args.vocabs:
             for B in args.batches:
-                x = make_logits(args.kind, B, V, dtype, dev)
-                temp = torch.full((B,), args.temperature, device=dev)
-                seeds = torch.arange(B, device=dev, dtype=torch.long)
-                offs = torch.zeros(B, device=dev, dtype=torch.long)
-                sched = (1.2, 0.1, 25.0, 10, 20.0)
-                out = torch.empty_like(x)
-                t = {}
-                t["fused"] = timer.us(lambda: torch.ops.ead.sample(x, temp, None, seeds, offs, *sched, False, False))
-                t["fused+"] = timer.us(lambda: torch.ops.ead.sample(x, temp, None, seeds, offs, *sched, True, True))
-                t["eager"] = timer.us(lambda: eager_composite(x, temp))
-                if vllm_run is not None:
-                    vllm_run.seed = seeds
-                    vllm_run.pos = offs
-                    try:
-                        t["vllm"] = timer.us(lambda: vllm_run(x, temp))
-                    except Exception as e:  # noqa: BLE001
-                        print(f"  vllm failed at B={B} V={V} {dname}: {type(e).__name__}: {e}", file=sys.stderr)
-                for name, fn in (("flashinfer", fi_raw), ("fi+tau", fi_tau)):
-                    if fn is not None:
-                        try:
-                            t[name] = timer.us(lambda fn=fn: fn(x, temp))
-                        except Exception as e:  # noqa: BLE001
-                            print(f"  {name} failed at B={B} V={V} {dname}: {type(e).__name__}: {e}", file=sys.stderr)
-                t["copy"] = timer.us(lambda: out.copy_(x))
-                nbytes = x.numel() * x.element_size()
-                gbs = nbytes / t["fused"] / 1e3
-                copy_gbs = 2 * nbytes / t["copy"] / 1e3
-                ratio = {k: (t[k] / t["fused"] if k in t else None) for k in ("eager", "vllm", "flashinfer", "fi+tau")}
-                summary.append((dname, B, V, gbs / copy_gbs, ratio))
-                rows.append(dict(dtype=dname, kind=args.kind, B=B, V=V, times_us={c: t.get(c) for c in cols},
-                                 gbs=gbs, copy_gbs=copy_gbs, pct_copy=100 * gbs / copy_gbs,
-                                 ratios={f"x_{k}": v for k, v in ratio.items()}))
+                rows.append(measure_shape(args, timer, contenders, dname, B, V, torch.device("cuda")))
+                print_row(rows[-1])
+    print_summary(rows)
+    if args.json:
+        write_json(args, argv, props, contenders, rows)
+    return 0
 
-                def cell(k):
-                    return f"{t[k]:12.1f}" if k in t else f"{'-':>12s}"
 
-                def rcell(k, w):
-                    return f"{ratio[k]:{w - 1}.2f}x" if ratio[k] is not None else f"{'-':>{w}s}"
+def measure_shape(args, timer, contenders: dict, dname: str, B: int, V: int, dev) -> dict:
+    """Every column's time on the same [B, V] logits, the fused op's GB/s against the copy's, the ratios."""
+    x = make_logits(args.kind, B, V, getattr(torch, dname), dev)
+    temp = torch.full((B,), args.temperature, device=dev)
+    seeds = torch.arange(B, device=dev, dtype=torch.long)
+    offs = torch.zeros(B, device=dev, dtype=torch.long)
+    sched = (1.2, 0.1, 25.0, 10, 20.0)
+    out = torch.empty_like(x)
+    t = {}
+    t["fused"] = timer.us(lambda: torch.ops.ead.sample(x, temp, None, seeds, offs, *sched, False, False))
+    t["fused+"] = timer.us(lambda: torch.ops.ead.sample(x, temp, None, seeds, offs, *sched, True, True))
+    t["eager"] = timer.us(lambda: eager_composite(x, temp))
+    vllm_run = contenders["vllm"]
+    if vllm_run is not None:
+        vllm_run.seed = seeds
+        vllm_run.pos = offs
+        try:
+            t["vllm"] = timer.us(lambda: vllm_run(x, temp))
+        except Exception as e:  # noqa: BLE001
+            print(f"  vllm failed at B={B} V={V} {dname}: {type(e).__name__}: {e}", file=sys.stderr)
+    for name in ("flashinfer", "fi+tau"):
+        fn = contenders[name]
+        if fn is not None:
+            try:
+                t[name] = timer.us(lambda fn=fn: fn(x, temp))
+            except Exception as e:  # noqa: BLE001
+                print(f"  {name} failed at B={B} V={V} {dname}: {type(e).__name__}: {e}", file=sys.stderr)
+    t["copy"] = timer.us(lambda: out.copy_(x))
+    nbytes = x.numel() * x.element_size()
+    gbs = nbytes / t["fused"] / 1e3
+    copy_gbs = 2 * nbytes / t["copy"] / 1e3
+    ratio = {k: (t[k] / t["fused"] if k in t else None) for k in RATIOS}
+    return dict(dtype=dname, kind=args.kind, B=B, V=V, times_us={c: t.get(c) for c in COLUMNS},
+                gbs=gbs, copy_gbs=copy_gbs, pct_copy=100 * gbs / copy_gbs,
+                ratios={f"x_{k}": v for k, v in ratio.items()})
 
-                print(f"{dname:8s} {B:5d} {V:7d} | " + " ".join(cell(c) for c in cols) +
-                      f" | {gbs:6.0f} {copy_gbs:9.0f} {100 * gbs / copy_gbs:5.0f}% | {rcell('eager', 7)} "
-                      f"{rcell('vllm', 7)} {rcell('flashinfer', 6)} {rcell('fi+tau', 8)}")
-                del x, out
+
+def print_row(row: dict) -> None:
+    t, ratio = row["times_us"], {k: row["ratios"][f"x_{k}"] for k in RATIOS}
+
+    def cell(k):
+        return f"{t[k]:12.1f}" if t[k] is not None else f"{'-':>12s}"
+
+    def rcell(k, w):
+        return f"{ratio[k]:{w - 1}.2f}x" if ratio[k] is not None else f"{'-':>{w}s}"
+
+    print(f"{row['dtype']:8s} {row['B']:5d} {row['V']:7d} | " + " ".join(cell(c) for c in COLUMNS) +
+          f" | {row['gbs']:6.0f} {row['copy_gbs']:9.0f} {row['pct_copy']:5.0f}% | {rcell('eager', 7)} "
+          f"{rcell('vllm', 7)} {rcell('flashinfer', 6)} {rcell('fi+tau', 8)}")
+
+
+def print_summary(rows: list) -> None:
+    """The share of the copy's bandwidth per batch range and the speed-ups, against the issue's targets."""
     for lo, hi, target in ((256, None, 85), (64, 64, 60)):
-        sel = [s for s in summary if s[1] >= lo and (hi is None or s[1] <= hi)]
+        sel = [r["pct_copy"] / 100 for r in rows if r["B"] >= lo and (hi is None or r["B"] <= hi)]
         if sel:
             print(f"B {'>= ' + str(lo) if hi is None else '= ' + str(lo)}: fused op at "
-                  f"{100 * min(s[3] for s in sel):.0f}-{100 * max(s[3] for s in sel):.0f} % of the copy's bandwidth "
-                  f"(target >= {target} %)")
+                  f"{100 * min(sel):.0f}-{100 * max(sel):.0f} % of the copy's bandwidth (target >= {target} %)")
     for k, target in (("eager", 10.0), ("flashinfer", 1.0), ("fi+tau", 1.0), ("vllm", 1.0)):
-        r = [s[4][k] for s in summary if s[4][k] is not None]
+        r = [row["ratios"][f"x_{k}"] for row in rows if row["ratios"][f"x_{k}"] is not None]
         if r:
             tgt = f" (target >= {target:g}x)" if target else ""
             print(f"speed-up over {k}: min {min(r):.2f}x, geometric mean {statistics.geometric_mean(r):.2f}x, "
                   f"max {max(r):.2f}x{tgt}")
-    if args.json:
-        argv_s = " ".join(sys.argv[1:] if argv is None else argv)
-        meta = dict(bench="cuda", command=f"python bench/bench_cuda.py {argv_s}".strip(), device=props.name,
-                    sms=props.multi_processor_count, l2_mb=props.L2_cache_size >> 20, torch=torch.__version__,
-                    kind=args.kind, temperature=args.temperature, flush_l2=args.flush_l2, reps=args.reps,
-                    flashinfer=fi_info, vllm=vllm_info)
-        with open(args.json, "w") as fh:
-            json.dump(dict(meta=meta, rows=rows), fh, indent=1)
-        print(f"rows written to {args.json}")
-    return 0
+
+
+def write_json(args, argv, props, contenders: dict, rows: list) -> None:
+    argv_s = " ".join(sys.argv[1:] if argv is None else argv)
+    meta = dict(bench="cuda", command=f"python bench/bench_cuda.py {argv_s}".strip(), device=props.name,
+                sms=props.multi_processor_count, l2_mb=props.L2_cache_size >> 20, torch=torch.__version__,
+                kind=args.kind, temperature=args.temperature, flush_l2=args.flush_l2, reps=args.reps,
+                flashinfer=contenders["fi_info"], vllm=contenders["vllm_info"])
+    with open(args.json, "w") as fh:
+        json.dump(dict(meta=meta, rows=rows), fh, indent=1)
+    print(f"rows written to {args.json}")
 
 
 if __name__ == "__main__":
