@@ -13,12 +13,11 @@ draw changes with it; the held-out prompts stay), pooled.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict, List, Sequence
 
 from ead_ext import metrics as M
-from .tables import cell, compact_columns, md_table, paired_columns
+from .tables import cell, compact_columns, md_table, paired_columns, read_runs, spec_differences
 
 __all__ = ["load_runs", "pooled_per_prompt", "seeds_tables", "seeds_verdicts", "SPEC_IGNORED"]
 
@@ -36,17 +35,13 @@ def _spec(results: dict) -> dict:
 def load_runs(paths: Sequence[Path]) -> List[dict]:
     """The results of ``paths`` (``results.json`` files, or directories holding one), sorted by seed.
     ValueError where two runs differ in more than the seed, or share a seed."""
-    runs = []
-    for p in map(Path, paths):
-        f = p / "results.json" if p.is_dir() else p
-        runs.append(json.loads(f.read_text()))
+    runs = read_runs(paths, "results.json")
     if not runs:
         raise ValueError("no runs given")
     runs.sort(key=lambda r: r["config"]["seed"])
     base = _spec(runs[0])
     for r in runs[1:]:
-        s = _spec(r)
-        diff = sorted(k for k in set(base) | set(s) if base.get(k) != s.get(k))
+        diff = spec_differences(base, _spec(r))
         if diff:
             raise ValueError(f"runs seed {runs[0]['config']['seed']} and seed {r['config']['seed']} differ in "
                              f"{diff}: only the seed may differ between the runs of one comparison")

@@ -15,12 +15,11 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 from ead_ext import metrics as M
-from .tables import md_table
+from .tables import md_table, read_runs, spec_differences
 from .training.record import per_prompt
 
 __all__ = ["load_records", "train_seeds_tables", "train_seeds_verdicts", "SPEC_IGNORED", "MIN_SEEDS"]
@@ -39,16 +38,12 @@ def _spec(record: dict) -> dict:
 def load_records(paths: Sequence[Path]) -> List[dict]:
     """The records of ``paths`` (``record.json`` files, or run directories holding one), by method
     and seed. ValueError where two differ in more than method and seed, or repeat a (method, seed)."""
-    records = []
-    for p in map(Path, paths):
-        f = p / "record.json" if p.is_dir() else p
-        records.append(json.loads(f.read_text()))
+    records = read_runs(paths, "record.json")
     if not records:
         raise ValueError("no training records given")
     base = _spec(records[0])
     for r in records[1:]:
-        s = _spec(r)
-        diff = sorted(k for k in set(base) | set(s) if base.get(k) != s.get(k))
+        diff = spec_differences(base, _spec(r))
         if diff:
             raise ValueError(f"runs {records[0]['spec']['out']} and {r['spec']['out']} differ in {diff}: only the "
                              "method and the seed may differ between the runs of one comparison")

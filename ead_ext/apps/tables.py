@@ -2,22 +2,36 @@
 paired differences over prompts, the compact columns of 0/1 rewards and the verdict lines of an
 ``ead-ext eval`` comparison. Used by ``ead-ext eval``, ``ead-ext train --compare`` and the RESULTS
 renderers (:mod:`ead_ext.apps.results`, :mod:`ead_ext.apps.results_seeds`, :mod:`ead_ext.apps.results_train`);
-it imports none of them.
+it imports none of them. Also what the seeded reports share to read their inputs: the JSON files of
+several runs, and the fields in which two runs' specs differ.
 
 An interval that excludes 0 is marked ``*``; with several comparisons per table, about one in twenty
 such marks is expected by chance when nothing differs.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import List, Sequence
 
 from ead_ext import metrics as M
 
 __all__ = ["EVAL_METRICS", "TRAIN_PAIRED", "paired", "cell", "short_cell", "md_table", "text_table",
-           "compact_columns", "paired_columns", "compact_table", "verdicts", "eval_tables"]
+           "compact_columns", "paired_columns", "compact_table", "verdicts", "eval_tables", "read_runs",
+           "spec_differences"]
 
 EVAL_METRICS = ("pass@1", "pass@4", "pass@16", "worst@4", "maj@32", "malformed")
 TRAIN_PAIRED = ("pass@1", "pass@16", "worst@16")
+
+
+def read_runs(paths: Sequence[Path], filename: str) -> List[dict]:
+    """The JSON of each of ``paths``: a file, or a run directory holding ``filename``."""
+    return [json.loads((p / filename if p.is_dir() else p).read_text()) for p in map(Path, paths)]
+
+
+def spec_differences(a: dict, b: dict) -> List[str]:
+    """The keys whose values differ between two runs' specs (a key missing from one counts)."""
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
 def paired(a: Sequence[float], b: Sequence[float], seed: int = 0) -> M.Estimate:
