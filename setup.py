@@ -14,6 +14,7 @@ CPU-only, as on GPU-less machines with the CPU wheel. Environment:
   CUDA_HOME                 the CUDA toolkit; when unset, nvcc on PATH is used if
                             its toolkit has headers, else /usr/local/cuda
 """
+import json
 import os
 import sys
 from pathlib import Path
@@ -23,13 +24,10 @@ from setuptools import find_packages, setup
 ROOT = Path(__file__).parent.resolve()
 TORCH_SPEC = "torch>=2.9,<2.15"
 
-# Flags per CPU capability, as ATen compiles its own kernels.
-_CAPABILITY_FLAGS = {
-    "_avx2.cpp": ["-mavx2", "-mfma", "-mf16c", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"],
-    "_avx512.cpp": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c",
-                    "-DCPU_CAPABILITY=AVX512", "-DCPU_CAPABILITY_AVX512"],
-    "_default.cpp": ["-DCPU_CAPABILITY=DEFAULT"],
-}
+# Flags per CPU capability, as ATen compiles its own kernels (one table, also read by
+# bench/cpu_phases.py, which compiles the same kernel for its per-phase profile).
+_CAPABILITY_FLAGS = {k: v for k, v in json.loads((ROOT / "csrc" / "cpu" / "capability_flags.json").read_text()).items()
+                     if not k.startswith("_comment")}
 
 
 def _capability_flags(source: str) -> list:
