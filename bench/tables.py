@@ -28,17 +28,31 @@ def _x(v) -> str:
 def cpu_table(data: dict) -> list[str]:
     meta, rows = data["meta"], data["rows"]
     out = [f"`{meta['command']}`: torch {meta['torch']}, {meta['threads']} threads, CPU capability "
-           f"{meta['cpu_capability']}, temperature {meta['temperature']}, measured fp32 read bandwidth "
-           f"{meta['read_bandwidth_gbs']:.1f} GB/s.", "",
-           "| dtype | rows | B | V | fused µs | +tgt+ent µs | eager µs | speed-up | GB/s | % bw |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           f"{meta['cpu_capability']}, {meta.get('vllm', 'no vLLM')}; measured fp32 read bandwidth "
+           f"{meta['read_bandwidth_gbs']:.1f} GB/s out of cache (64 MiB), "
+           f"{meta.get('read_bandwidth_in_cache_gbs', float('nan')):.1f} GB/s in cache (256 KiB).", "",
+           "| section | dtype | rows | B | V | τ | fused µs | +tgt+ent µs | read µs | × read | eager µs | × eager "
+           "| vLLM µs | × vLLM | GB/s |",
+           "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        out.append(f"| {DTYPE.get(r['dtype'], r['dtype'])} | {r['kind']} | {r['B']} | {_n(r['V'])} | "
-                   f"{_n(r['fused_us'])} | {_n(r['full_us'])} | {_n(r['eager_us'])} | {r['speedup']:.1f}× | "
-                   f"{r['gbs']:.2f} | {r['pct_bw']:.0f} % |")
-    ratios = [r["speedup"] for r in rows]
-    out += ["", f"Over all {len(rows)} shapes: speed-up min {min(ratios):.1f}×, geometric mean "
-            f"{statistics.geometric_mean(ratios):.1f}×, max {max(ratios):.1f}×."]
+        out.append(f"| {r.get('section', 'main')} | {DTYPE.get(r['dtype'], r['dtype'])} | {r['kind']} | {r['B']} | "
+                   f"{_n(r['V'])} | {r.get('tau', meta['temperature']):g} | {_n(r['fused_us'])} | {_n(r['full_us'])} | "
+                   f"{_n(r.get('read_us'))} | {_x(r.get('x_read'))} | {_n(r['eager_us'])} | {_x(r['speedup'])} | "
+                   f"{_n(r.get('vllm_us'))} | {_x(r.get('x_vllm'))} | {r['gbs']:.2f} |")
+    if "x_read_geomean" in meta:
+        out += ["", f"Over all {len(rows)} shapes: fused / read geometric mean {meta['x_read_geomean']:.2f}×, max "
+                f"{meta['x_read_max']:.2f}×; vLLM's CPU sampler / fused min {_x(meta.get('x_vllm_min'))}, geometric "
+                f"mean {_x(meta.get('x_vllm_geomean'))}; eager / fused min {meta['speedup_min']:.1f}×, geometric mean "
+                f"{meta['speedup_geomean']:.1f}×."]
+    if data.get("phases"):
+        names = list(data["phases"][0]["phases_us"])
+        out += ["", "Per phase, one thread (`--phases`), µs per call (ns per entry):", "",
+                "| dtype | rows | B | V | " + " | ".join(names) + " | total |",
+                "| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in names) + " | ---: |"]
+        for p in data["phases"]:
+            cells = [f"{_n(p['phases_us'][k])} ({p['ns_per_entry'][k]:.3f})" for k in names]
+            out.append(f"| {DTYPE.get(p['dtype'], p['dtype'])} | {p['kind']} | {p['B']} | {_n(p['V'])} | "
+                       + " | ".join(cells) + f" | {_n(p['total_us'])} ({1e3 * p['total_us'] / (p['B'] * p['V']):.3f}) |")
     return out
 
 
