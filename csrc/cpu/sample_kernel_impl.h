@@ -4,8 +4,10 @@
 //
 // The two-level draw of ead/sampling_math.h in two parallel loops:
 //  1. pass 1 over (row, chunk) items (at::parallel_for, so a single row still
-//     spreads over every core): each chunk is read from memory once, converted to
-//     fp32 into an L1-resident buffer with its max, and summed (chunk_sums);
+//     spreads over every core): each chunk is read from memory once for its max
+//     (bf16 / fp16: converted to fp32 into an L1-resident buffer on the way), then
+//     summed from L1 (chunk_sums), pipelined: the next chunk's read runs inside the
+//     sums of this one;
 //  2. per row: merge the chunk states in chunk order, pick the chunk, read it
 //     again and pick the token inside it (pick_token), write the outputs.
 // Chunk states depend only on the chunk's logits, so results do not depend on
