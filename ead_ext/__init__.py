@@ -13,8 +13,8 @@ the integrations are ``ead_ext.integrations`` (vLLM, verl), the applications ``e
 helpers ``ead_ext.testing``. Nothing in the library imports the integrations or the applications.
 """
 from .ops import InvalidRowError, SampleOutput, backend_info, has_compiled_op, sample, sample_at_temperatures
-from .schedule import PRESETS, Schedule
+from .schedule import PRESETS, SHAPES, Schedule, decay_for_length
 
 __version__ = "0.1.0"
-__all__ = ["sample", "sample_at_temperatures", "SampleOutput", "InvalidRowError", "Schedule", "PRESETS",
+__all__ = ["sample", "sample_at_temperatures", "SampleOutput", "InvalidRowError", "Schedule", "PRESETS", "SHAPES", "decay_for_length",
            "backend_info", "has_compiled_op", "__version__"]

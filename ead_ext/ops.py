@@ -178,7 +178,9 @@ def sample(
         positions: per-row count of tokens generated so far ([B] int tensor or one int);
             tau is then the EAD schedule at that position, computed in the kernel.
             Pass exactly one of ``temperature`` and ``positions``.
-        schedule: the :class:`Schedule` used with ``positions`` (default: ``Schedule()``).
+        schedule: the :class:`Schedule` used with ``positions`` (default: ``Schedule()``). The
+            kernels compute the ``negexp`` shape; another shape's temperatures are computed
+            first (``schedule.temperature``) and given to the op per row.
         step: global training step: the decay is ``schedule.at_step(step)``.
         seeds: per-row Philox seed ([B] int64 tensor, or one int for all rows).
         offsets: per-row Philox offset; it must change from one token of a sequence to
@@ -211,6 +213,11 @@ def sample(
         offsets = pos_t
     seeds_t = _row_tensor(seeds, B, dev, "seeds", False)
     offsets_t = _row_tensor(offsets, B, dev, "offsets", False)
+    if pos_t is not None and schedule.shape != "negexp":
+        # The kernels compute the paper's shape only; the others arrive as per-row temperatures
+        # (a negative position gets tau NaN, which the op flags like any bad row).
+        tau = schedule.temperature(pos_t.clamp_min(0), step)
+        temp_t, pos_t = torch.where(pos_t < 0, torch.full_like(tau, float("nan")), tau), None
     sched_args = (float(schedule.tau_max), float(schedule.tau_min), schedule.at_step(step), int(schedule.cutoff),
                   float(schedule.token_scale))
 

@@ -35,6 +35,9 @@ def mixed_requests():
         ("plain_topk", "b", dict(max_tokens=16, seed=14, top_k=20, logprobs=0)),
         ("ead_topk", "c", dict(max_tokens=16, seed=15, top_k=10, logprobs=0, extra_args={"ead": SCHED_A})),
         ("ead_nolp", "d", dict(max_tokens=12, seed=16, extra_args={"ead": {"step": 7}})),
+        # another shape in the same batch (the authors' token_length: 0.3 + 1.2 exp(-t / 20) from t = 3)
+        ("ead_shape", "b", dict(max_tokens=24, seed=17, logprobs=0,
+                                extra_args={"ead": dict(SCHED_A, shape="token_length", step=2)})),
     ]
 
 

@@ -237,3 +237,14 @@ def test_a_run_joining_a_shared_cluster(tmp_path):
                                                RUN_MARKER: "123-456"}
     assert all(isinstance(v, str) for v in init.runtime_env.env_vars.values())
     assert cluster.driver_env["RAY_AUTH_MODE"] == "token" and len(cluster.driver_env["RAY_AUTH_TOKEN"]) == 64
+
+
+@pytest.mark.parametrize("shape", ["token_length", "both_v_1_5", "global_step"])
+def test_a_schedule_shape_reaches_the_verl_config(tmp_path, shape):
+    """``ead-ext train --shape X``: the spec's schedule, written as custom.ead overrides, is what verl's
+    config hands the EAD rollout (and the stored records, all negexp, do not write the field)."""
+    sched = TINY_SCHEDULE.replace(shape=shape)
+    spec = RunSpec(out=tmp_path / "run", method=parse_method("ead"), schedule=sched, steps=3, prompts_per_step=2,
+                   rollout_n=4, train_prompts=16, heldout_prompts=4, heldout_n=4)
+    assert check_ead_config(_compose(prepare(spec))).schedule == sched
+    assert spec.to_json()["schedule"]["shape"] == shape and "shape" not in TINY_SCHEDULE.to_dict()

@@ -113,6 +113,27 @@ def test_requests_carry_the_step_decay(step):
     assert params["temperature"] == 1.0 and "extra_args" not in base  # verl's dict is not mutated
 
 
+@pytest.mark.parametrize("shape", ["token_length", "both", "steps_variant"])
+def test_a_shape_in_the_config_reaches_the_request(shape):
+    """custom.ead.shape (a Hydra override, as ``ead-ext train --shape`` writes it) -> the request's
+    ``shape``, which the vLLM side reads back into the same schedule."""
+    from ead_ext.integrations.vllm.params import parse_ead_args
+
+    cfg = recipe("ead_dapo", [f"actor_rollout_ref.rollout.custom.ead.shape={shape}"])
+    settings = check_ead_config(cfg)
+    assert settings.schedule == Schedule(shape=shape)
+    params = with_ead_sampling_params({"temperature": 1.0}, settings, step=4, validate=False)
+    assert params["extra_args"]["ead"]["shape"] == shape
+    back = parse_ead_args(params["extra_args"])
+    assert back.schedule == settings.schedule and back.step == 4
+
+
+def test_an_unknown_shape_in_the_config_is_refused():
+    cfg = recipe("ead_dapo", ["actor_rollout_ref.rollout.custom.ead.shape=linear"])
+    with pytest.raises(EADConfigError, match="Schedule.shape must be one of"):
+        check_ead_config(cfg)
+
+
 def test_request_args_off_cases():
     settings = EADSettings(schedule=Schedule())
     base = {"temperature": 1.0}

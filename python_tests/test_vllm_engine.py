@@ -83,7 +83,7 @@ def test_plain_requests_unaffected_by_ead_neighbours(llm, mixed):
         assert alone[name][0]["logprobs"] == pytest.approx(mixed[name][0]["logprobs"], abs=1e-5), name
 
 
-@pytest.mark.parametrize("name", ["ead_a", "ead_b_n3", "ead_unseeded"])
+@pytest.mark.parametrize("name", ["ead_a", "ead_b_n3", "ead_unseeded", "ead_shape"])
 def test_logprobs_are_behaviour_logprobs_at_scheduled_tau(mixed, hf_model, name):
     """Returned log-probs == log_softmax(logits / tau_t)[token], logits recomputed with HF, tau_t from
     the schedule at the 0-based output position."""

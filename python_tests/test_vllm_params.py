@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -74,6 +75,11 @@ def test_http_encodings():
     ({"ead": {}, "ead.step": 1}, "not both"),
     ({"ead.bogus": 1}, "bogus"),
     ({"ead": {"tau_max": float("nan")}}, "tau_max"),
+    ({"ead": {"shape": "linear"}}, "shape"),
+    ({"ead": {"shape": 3}}, "shape"),
+    ({"ead": {"shape": "both", "decay": 3.0}}, "shape 'both' reads the training step: give field 'step'"),
+    ({"ead": {"shape": "none", "decay": 3.0}}, "shape 'none' has no position decay"),
+    ({"ead": {"shape": "global_step", "decay": 3.0}}, "shape 'global_step' has no position decay"),
 ])
 def test_bad_args_name_the_field(extra, field):
     with pytest.raises(EADParamsError, match=field):
@@ -140,3 +146,21 @@ def test_unsupported_vllm_is_refused_not_patched():
     assert not out["sampler_swapped"]
     assert out["ead_request"].startswith("error:") and "not supported" in out["ead_request"]
     assert out["plain_request"] == "ok"
+
+
+@pytest.mark.parametrize("encoding", ["dict", "json", "flat"])
+def test_shape_travels_in_every_encoding(encoding):
+    fields = {"shape": "both", "tau_max": 1.4, "d0": 8.0, "step": 6}
+    extra = {"dict": {"ead": fields}, "json": {"ead": json.dumps(fields)},
+             "flat": {f"ead.{k}": v for k, v in fields.items()}}[encoding]
+    p = parse_ead_args(extra)
+    assert p.schedule == Schedule(tau_max=1.4, d0=8.0, shape="both") and p.step == 6
+    assert p.decay == 8.0 and p.step_factor == pytest.approx(math.exp(-6 / 8.0))
+    assert torch.equal(p.temperature(torch.arange(50)), p.schedule.temperature(torch.arange(50), step=6))
+
+
+def test_explicit_decay_with_a_position_shape():
+    p = parse_ead_args({"ead": {"shape": "token_length", "decay": 3.5}})
+    assert p.decay == 3.5 and p.step is None and p.step_factor == 1.0
+    t = torch.arange(40)
+    assert torch.equal(p.temperature(t), Schedule(d0=3.5, shape="token_length").temperature(t))

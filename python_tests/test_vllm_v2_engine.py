@@ -56,7 +56,7 @@ def _requests():
 _KW = {name: kw for name, _, kw in _requests()}
 _PROMPT = {name: PROMPTS[p] for name, p, _ in _requests()}
 _PLAIN = ("plain_seeded", "plain_greedy", "plain_topk", "plain_topp")
-_OP_ROWS = ("ead_a", "ead_b_n3", "ead_unseeded", "ead_nolp")  # EAD without top-k/top-p: the fused op's
+_OP_ROWS = ("ead_a", "ead_b_n3", "ead_unseeded", "ead_nolp", "ead_shape")  # EAD without top-k/top-p: the fused op's
 
 
 def _is_v2_runner(runner) -> bool:
@@ -112,7 +112,7 @@ def test_ead_requests_reproducible_by_seed_alone(llm, mixed):
     assert again["ead_unseeded"][0]["tokens"] != mixed["ead_unseeded"][0]["tokens"]  # a fresh random seed
 
 
-@pytest.mark.parametrize("name", ["ead_a", "ead_b_n3", "ead_nolp"])
+@pytest.mark.parametrize("name", ["ead_a", "ead_b_n3", "ead_nolp", "ead_shape"])
 def test_op_rows_are_the_op_keyed_by_seed_and_position(mixed, hf_model, name):
     """Each token of an EAD request without top-k/top-p == the fused op on the (HF-recomputed) logits
     of its position at tau_t, with the request's seed and the 0-based output position as key."""
@@ -171,7 +171,7 @@ def test_plugin_disabled_is_stock_and_plain_requests_match(mixed, model_dir, tmp
     assert stock["res"]["ead_a"][0]["tokens"] != mixed["ead_a"][0]["tokens"]
 
 
-@pytest.mark.parametrize("name", ["ead_a", "ead_b_n3", "ead_unseeded"])
+@pytest.mark.parametrize("name", ["ead_a", "ead_b_n3", "ead_unseeded", "ead_shape"])
 def test_logprobs_are_behaviour_logprobs_at_scheduled_tau(mixed, hf_model, name):
     cases.check_logprobs_are_behaviour_logprobs_at_scheduled_tau(mixed, hf_model, name)
 

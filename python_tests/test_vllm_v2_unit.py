@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -29,6 +30,7 @@ except ImportError as e:  # vLLM < 0.31: no vllm.v1.worker.gpu.sample.logits_pro
                 allow_module_level=True)
 
 from ead_ext.integrations.vllm.params import parse_ead_args
+from ead_ext.schedule import SHAPES
 
 
 def _proc(n=8, **kw):
@@ -60,6 +62,28 @@ def test_state_and_row_temperatures_match_schedule():
     p.apply_staged_writes()
     assert float(v2.slot_temperatures(p.table, torch.tensor([2]), torch.tensor([30]))) == 1.0
     assert not p.is_ead_np[2] and not p.fused_np[2]
+
+
+def test_slots_of_several_shapes_in_one_step():
+    """Each slot keeps its own shape and step factor; the host names the shapes of the step."""
+    p = _proc()
+    reqs = {0: {"shape": "token_length", "d0": 2.0, "step": 3}, 3: {"shape": "both", "d0": 2.0, "step": 3},
+            4: {"d0": 2.0, "step": 3}, 6: {"shape": "steps_variant", "step": 9}}
+    for slot, fields in reqs.items():
+        p.add_request(slot, SamplingParams(extra_args={"ead": fields}))
+    p.add_request(1, SamplingParams())
+    p.apply_staged_writes()
+    slots = torch.tensor([0, 3, 4, 6, 1, 0, 3, 4, 6])
+    t = torch.tensor([0, 0, 0, 0, 5, 60, 60, 60, 60])
+    mapping = np.array([0, 3, 4, 6, 1])
+    shapes = p.shapes_of(mapping)
+    assert shapes == tuple(sorted(SHAPES.index(s) for s in ("token_length", "both", "negexp", "steps_variant")))
+    got = v2.slot_temperatures(p.table, slots, t, shapes)
+    want = [1.0 if slot == 1 else float(parse_ead_args({"ead": reqs[slot]}).temperature(torch.tensor([pos]))[0])
+            for slot, pos in zip(slots.tolist(), t.tolist())]
+    assert got.tolist() == want
+    assert len(set(want[5:])) == 4  # four shapes, four temperatures at t = 60
+    assert p.shapes_of(np.array([4, 1])) == (0,)  # only the default shape: the one-formula path
 
 
 def test_fused_slots_are_ead_without_top_k_top_p_min_p():

@@ -143,7 +143,8 @@ def _schedule(args, tiny: bool) -> Schedule:
 
 def _schedule_source(args, tiny: bool, sched: Schedule) -> str:
     base, source = _base_schedule(args, tiny)
-    changed = [f"{k} {v:g}" for k, v in sched.to_dict().items() if getattr(base, k) != v]
+    changed = [f"{k} {v}" if isinstance(v, str) else f"{k} {v:g}" for k, v in sched.to_dict().items()
+               if getattr(base, k) != v]
     return source + (f" with {', '.join(changed)}" if changed else "")
 
 

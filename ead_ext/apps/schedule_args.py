@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 from typing import Optional
 
-from ead_ext.schedule import Schedule
+from ead_ext.schedule import SHAPES, Schedule
 
 __all__ = ["add_schedule_args", "apply_schedule_args", "describe_schedule"]
 
@@ -16,8 +16,10 @@ PREFIX = "sched_"
 def add_schedule_args(group) -> None:
     """``--tau-max``, ``--tau-min``, ``--d0``, ... (one per Schedule field, default None: keep the base)."""
     for f in fields(Schedule):
+        choices = SHAPES if f.name == "shape" else None
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=PREFIX + f.name, type=type(f.default),
-                           default=None, help=f"Schedule.{f.name} (base: {f.default!r} in the paper's preset)")
+                           default=None, choices=choices,
+                           help=f"Schedule.{f.name} (base: {f.default!r} in the paper's preset)")
 
 
 def apply_schedule_args(base: Schedule, args: argparse.Namespace) -> Schedule:
@@ -32,7 +34,8 @@ def apply_schedule_args(base: Schedule, args: argparse.Namespace) -> Schedule:
 def describe_schedule(sched: Schedule, step: int = 0, length: Optional[int] = None, sep: str = "; ") -> str:
     """The fields and the decay at ``step``, then (after ``sep``) where tau crosses 1 and reaches tau_min
     (within ``length`` tokens when given)."""
-    fields_txt = ", ".join(f"{f.name} {getattr(sched, f.name):g}" for f in fields(Schedule))
+    fields_txt = ", ".join(f"{k} {v:g}" if not isinstance(v, str) else f"{k} {v}"
+                           for k, v in sched.to_dict().items())
     T = length or 4096
     taus = sched.temperature(list(range(T)), step=step).tolist()
     below = next((t for t in range(sched.cutoff, T) if taus[t] <= 1.0), None)

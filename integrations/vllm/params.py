@@ -18,9 +18,13 @@ key               type     meaning
 ``cap``           number   upper bound of the decay (40000)
 ``cutoff``        int      leading tokens sampled at tau = 1 (10)
 ``token_scale``   number   k in exp(t / (k * d_s)) (20, the released code)
+``shape``         str      the formula: ``"negexp"`` (the paper's, default) or another of
+                           the authors' decay modes (``ead_ext.schedule.SHAPES``)
 ``step``          int      global training step s >= 0: d_s = min(d0 + growth * s, cap)
                            (default 0)
-``decay``         number   an explicit d_s > 0, instead of ``step`` (not both)
+``decay``         number   an explicit d_s > 0, instead of ``step`` (not both); not for
+                           the shapes that read the step (``both``, ``global_step``,
+                           ``steps_variant(_rev)``) or have no position term (``none``)
 ================  =======  ==========================================================
 
 ``"ead": true`` means the default schedule, ``"ead": "large"`` a preset; ``"ead": null``,
@@ -40,7 +44,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional
 
-from ead_ext.schedule import PRESETS, Schedule, as_step
+from ead_ext.schedule import PRESETS, SHAPES, STEP_FACTOR_SHAPES, STEP_ONLY_SHAPES, Schedule, as_step
 
 from ..flags import parse_flag
 
@@ -65,6 +69,17 @@ class EADParams:
     decay: float  # d_s: schedule.at_step(step), or the explicit "decay"
     step: Optional[int]
 
+    @property
+    def shape_code(self) -> int:
+        """The index of the schedule's shape in ``SHAPES`` (the samplers' per-row code)."""
+        return SHAPES.index(self.schedule.shape)
+
+    @property
+    def step_factor(self) -> float:
+        """g = exp(-step / d0) of the shapes that read the step (1.0 with an explicit decay,
+        which those shapes refuse)."""
+        return 1.0 if self.step is None else self.schedule.step_factor(self.step)
+
     def temperature(self, positions):
         """tau_t (float32 tensor) for 0-based output positions, as the sampler computes it."""
         import torch
@@ -73,7 +88,7 @@ class EADParams:
 
         s = self.schedule
         return schedule_temperature(torch.as_tensor(positions), s.tau_max, s.tau_min, self.decay, s.cutoff,
-                                    s.token_scale)
+                                    s.token_scale, self.shape_code, self.step_factor)
 
 
 def _err(msg: str) -> EADParamsError:
@@ -152,8 +167,14 @@ def _number_field(key: str, v: Any) -> float:
     return float(v)
 
 
+def _shape_field(key: str, v: Any) -> str:
+    if not isinstance(v, str) or v not in SHAPES:
+        raise _err(f"field '{key}' must be one of {list(SHAPES)}, got {v!r}")
+    return v
+
+
 #: how each schedule field's value is read (every field not named here: a number)
-_FIELD_READERS = {"cutoff": _int_field}
+_FIELD_READERS = {"cutoff": _int_field, "shape": _shape_field}
 
 
 def _schedule_of(fields: Mapping[str, Any]) -> Schedule:
@@ -180,6 +201,10 @@ def _params_of(fields: Mapping[str, Any], schedule: Schedule) -> EADParams:
             raise _err(f"field 'decay' must be a number, got {type(decay).__name__} {decay!r}")
         if not (math.isfinite(decay) and decay > 0):
             raise _err(f"field 'decay' must be a finite number > 0, got {decay!r}")
+        if schedule.shape in STEP_FACTOR_SHAPES or schedule.shape in STEP_ONLY_SHAPES:
+            raise _err(f"shape {schedule.shape!r} has no position decay for field 'decay' to set"
+                       if schedule.shape in STEP_ONLY_SHAPES else
+                       f"shape {schedule.shape!r} reads the training step: give field 'step', not 'decay'")
         return EADParams(schedule, float(decay), None)
     if step is None:
         step = 0

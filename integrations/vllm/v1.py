@@ -100,7 +100,7 @@ class _BatchCache:
     """Per-batch-layout tensors (rebuilt when the EAD rows or the batch size change)."""
 
     __slots__ = ("key", "idx", "idx_dev", "all_ead", "fused_mask", "fused_idx_dev", "all_fused", "rows",
-                 "tau_max", "tau_min", "decay", "cutoff", "token_scale", "seeds")
+                 "tau_max", "tau_min", "decay", "cutoff", "token_scale", "shape", "shapes", "step_factor", "seeds")
 
 
 class EADSampler(Sampler):
@@ -150,6 +150,10 @@ class EADSampler(Sampler):
         c.decay = torch.tensor([e.decay for e in sched], dtype=torch.float64)
         c.cutoff = torch.tensor([e.schedule.cutoff for e in sched], dtype=torch.int64)
         c.token_scale = torch.tensor([e.schedule.token_scale for e in sched], dtype=torch.float64)
+        codes = [e.shape_code for e in sched]
+        c.shapes = sorted(set(codes))
+        c.shape = c.shapes[0] if len(c.shapes) == 1 else torch.tensor(codes, dtype=torch.int64)
+        c.step_factor = torch.tensor([e.step_factor for e in sched], dtype=torch.float64)
         c.seeds = torch.tensor([r.seed for r in rows], dtype=torch.int64).to(device, non_blocking=True)
         self._batch = c
         return c
@@ -157,7 +161,8 @@ class EADSampler(Sampler):
     @staticmethod
     def _row_temperatures(c: _BatchCache, positions: torch.Tensor) -> torch.Tensor:
         """tau_t for the EAD rows (host, float64 then float32 once: bit-equal to Schedule.temperature)."""
-        return schedule_temperature(positions, c.tau_max, c.tau_min, c.decay, c.cutoff, c.token_scale)
+        return schedule_temperature(positions, c.tau_max, c.tau_min, c.decay, c.cutoff, c.token_scale, c.shape,
+                                    c.step_factor, present=c.shapes)
 
     # -- sampling ------------------------------------------------------------------------------
     def forward(self, logits, sampling_metadata, predict_bonus_token: bool = False,

@@ -56,21 +56,26 @@ from .rules import fused_op_serves, validate_sampling_params
 
 __all__ = ["EADLogitsProcessorV2", "EADSamplerV2", "patches", "slot_temperatures"]
 
-# columns of the per-slot parameter table (the last: 1 where the fused op serves the slot)
-_TAU_MAX, _TAU_MIN, _DECAY, _CUTOFF, _SCALE, _IS_EAD, _FUSED = range(7)
-_NUM_COLS = 7
+# columns of the per-slot parameter table (_FUSED: 1 where the fused op serves the slot; _SHAPE:
+# the index of the schedule's shape in ead_ext.schedule.SHAPES; _STEP_FACTOR: exp(-step / d0))
+_TAU_MAX, _TAU_MIN, _DECAY, _CUTOFF, _SCALE, _IS_EAD, _FUSED, _SHAPE, _STEP_FACTOR = range(9)
+_NUM_COLS = 9
+#: the row of a slot that holds no EAD request
+_PLAIN_ROW = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
-def slot_temperatures(table: torch.Tensor, slots: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def slot_temperatures(table: torch.Tensor, slots: torch.Tensor, t: torch.Tensor, shapes=(0,)) -> torch.Tensor:
     """tau_t per logits row (float32; 1.0 for non-EAD rows), on the table's device, no host sync.
 
-    ``table`` [max_num_reqs, 7] float64 (tau_max, tau_min, decay, cutoff, token_scale, is_ead, fused),
-    ``slots`` [N] request slot of each row, ``t`` [N] 0-based output position of the token sampled.
-    Same float64 formula, rounded once to float32, as ``ead_ext.Schedule.temperature``.
+    ``table`` [max_num_reqs, 9] float64 (tau_max, tau_min, decay, cutoff, token_scale, is_ead, fused,
+    shape, step factor), ``slots`` [N] request slot of each row, ``t`` [N] 0-based output position of
+    the token sampled, ``shapes`` the shape codes of the step's EAD rows (host-known; one code: the
+    single formula). Same float64 formula, rounded once to float32, as ``ead_ext.Schedule.temperature``.
     """
     p = table.index_select(0, slots)
+    shape = int(shapes[0]) if len(shapes) == 1 else p[:, _SHAPE].to(torch.int64)
     tau = schedule_temperature(t.clamp_min(0), p[:, _TAU_MAX], p[:, _TAU_MIN], p[:, _DECAY], p[:, _CUTOFF],
-                               p[:, _SCALE])
+                               p[:, _SCALE], shape, p[:, _STEP_FACTOR], present=list(shapes))
     return torch.where(p[:, _IS_EAD] > 0, tau, torch.ones_like(tau))
 
 
@@ -81,9 +86,7 @@ class EADLogitsProcessorV2(V2LogitsProcessor):
         self.device = req_states.device
         n = req_states.max_num_reqs
         self.vocab_size = getattr(req_states, "vocab_size", None)
-        self.table_np = np.zeros((n, _NUM_COLS), dtype=np.float64)
-        self.table_np[:, _DECAY] = 1.0
-        self.table_np[:, _SCALE] = 1.0
+        self.table_np = np.tile(np.asarray(_PLAIN_ROW, dtype=np.float64), (n, 1))
         self.table = torch.from_numpy(self.table_np.copy()).to(self.device)
         self.is_ead_np = np.zeros(n, dtype=bool)
         self.fused_np = np.zeros(n, dtype=bool)  # EAD slot the fused op serves (no top-k/top-p/min-p)
@@ -106,18 +109,27 @@ class EADLogitsProcessorV2(V2LogitsProcessor):
                                "set EAD_VLLM_DISABLE=1 to run without EAD.")
         row = self.table_np[req_idx]
         if ead is None:
-            row[:] = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0)
+            row[:] = _PLAIN_ROW
             self.is_ead_np[req_idx] = self.fused_np[req_idx] = self.min_p_np[req_idx] = False
         else:
             fused = fused_op_serves(sampling_params, self.vocab_size)
             has_min_p = bool(sampling_params.min_p)
             s = ead.schedule
-            row[:] = (s.tau_max, s.tau_min, ead.decay, s.cutoff, s.token_scale, 1.0, float(fused))
+            row[:] = (s.tau_max, s.tau_min, ead.decay, s.cutoff, s.token_scale, 1.0, float(fused), ead.shape_code,
+                      ead.step_factor)
             self.is_ead_np[req_idx] = True
             self.fused_np[req_idx] = fused
             self.min_p_np[req_idx] = has_min_p
         self._dirty = True
         return False  # never edits logits: the sampler reads the table
+
+    def shapes_of(self, idx_mapping_np) -> tuple:
+        """The shape codes of the EAD requests among ``idx_mapping_np`` (host: no device read)."""
+        req = idx_mapping_np[self.is_ead_np[idx_mapping_np]]
+        codes = self.table_np[req, _SHAPE]
+        if not len(codes) or (codes == codes[0]).all():
+            return (int(codes[0]) if len(codes) else 0,)
+        return tuple(int(c) for c in np.unique(codes))
 
     def apply_staged_writes(self) -> None:
         if self._dirty:
@@ -167,7 +179,7 @@ class EADSamplerV2(V2Sampler):
         slots = expanded_idx_mapping
         prompt_len = self.req_states.prompt_len.gpu.index_select(0, slots).to(torch.int64)
         t = (pos.to(torch.int64) + 1 - prompt_len).clamp_min(0)  # 0-based output position of the sampled token
-        tau = slot_temperatures(ead.table, slots, t)
+        tau = slot_temperatures(ead.table, slots, t, ead.shapes_of(idx_mapping_np))
         fused_req = ead.fused_np[idx_mapping_np]  # host: per request of the step
         args = (expanded_idx_mapping, idx_mapping, idx_mapping_np, pos, input_ids, expanded_local_pos,
                 seq_lens_upper_bound_np)

@@ -13,12 +13,11 @@ reward)``, ``reward`` and ``validate_answer``.
 :data:`SCHEDULES` holds the EAD schedule each task's tiny model runs with, chosen by one rule from
 the length of the task's reference answers (:func:`schedule_for_length`), never from test results.
 """
-import math
 import statistics
 from types import ModuleType
 from typing import Dict
 
-from ead_ext.schedule import PRESETS, Schedule
+from ead_ext.schedule import PRESETS, Schedule, decay_for_length
 from . import arithmetic, countdown
 from .arithmetic import (ANSWER_MARKER, Problem, extract_answer, generate, make_problem, normalize_answer, reward,
                          score, split_of)
@@ -53,7 +52,7 @@ def schedule_for_length(median_tokens: float, base: Schedule = PRESETS["small"])
       and these answers have none: their first token is already a choice;
     * tau_max, tau_min and the token scale stay the preset's (1.2, 0.1, 20).
     """
-    d0 = max(0.5, round(2 * (median_tokens / 3) / (base.token_scale * math.log(base.tau_max))) / 2)
+    d0 = max(0.5, round(2 * decay_for_length(base, median_tokens, 1 / 3)) / 2)
     return base.replace(d0=d0, growth=d0 / 5, cutoff=0)
 
 
